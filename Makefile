@@ -1,0 +1,70 @@
+# The study's entry points. `make test` and `make reproduce-all` do all the set-up they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BUILD  := build
+SEED   ?= 0
+# Models and data come from local paths only: never from a hub at run time.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help setup system-packages assets test reproduce-all encoder-report lab mlflow-ui clean clean-all
+
+help:
+	@echo "make test            set up, then run the test suite"
+	@echo "make reproduce-all   set up, then run the whole study pipeline (mini scale)"
+	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
+	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
+	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
+
+# ---------------------------------------------------------------------------------------- set-up
+setup: system-packages $(VENV)/.kernel-stamp assets
+
+system-packages:
+	@bash scripts/install_system_packages.sh
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.deps-stamp: requirements.txt requirements-assets.txt pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-assets.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.kernel-stamp: $(VENV)/.deps-stamp
+	$(PY) -m ipykernel install --sys-prefix --name mats --display-name "Python (mats)" >/dev/null
+	touch $@
+
+assets: $(BUILD)/assets/.stamp
+
+$(BUILD)/assets/.stamp: $(VENV)/.deps-stamp mats_lib/assets.py
+	$(PY) -m mats_lib.assets prepare
+	touch $@
+
+# ---------------------------------------------------------------------------------------- the study
+test: setup
+	$(PY) -m pytest -q
+
+encoder-report: setup
+	$(PY) scripts/encoder_report.py --seed $(SEED)
+
+reproduce-all: setup encoder-report
+
+# ---------------------------------------------------------------------------------------- tools
+lab: setup
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --no-browser notebooks/
+
+mlflow-ui: setup
+	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db
+
+clean:
+	rm -rf $(BUILD)/cache $(BUILD)/data reports/runs
+
+clean-all: clean
+	rm -rf $(BUILD) $(VENV) mlflow.db mlartifacts

@@ -1,0 +1,34 @@
+"""Audio-text encoders in the CLAP role, built by name: ``create_encoder("tagclap")``.
+
+| name      | what                                                   | runs here |
+|-----------|--------------------------------------------------------|-----------|
+| tagclap   | YAMNet class scores x MiniLM class-name embeddings     | yes (default) |
+| msclap    | Microsoft CLAP 2023 from a checkpoint (the paper's)    | with `.[paper]` + weights |
+| laion     | LAION-CLAP from a checkpoint                           | with `.[paper]` + weights |
+"""
+from __future__ import annotations
+
+from .base import AudioTextEncoder, l2_normalize
+from .cache import EmbeddingCache
+
+ENCODERS = ("tagclap", "msclap", "laion")
+
+
+def create_encoder(name: str, **settings) -> AudioTextEncoder:
+    """Build an encoder by name; ``settings`` go to its constructor (e.g. ``checkpoint=...``, ``cache=False``)."""
+    if name == "tagclap":
+        from .tagclap import TagClap
+
+        return TagClap(**settings)
+    if name == "msclap":
+        from .checkpoint_clap import MSClap
+
+        return MSClap(**settings)
+    if name == "laion":
+        from .checkpoint_clap import LaionClap
+
+        return LaionClap(**settings)
+    raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+
+
+__all__ = ["AudioTextEncoder", "EmbeddingCache", "ENCODERS", "create_encoder", "l2_normalize"]

@@ -1,0 +1,38 @@
+"""Where the study keeps what `make` rebuilds.
+
+Everything generated (converted models, extracted audio, embedding caches, datasets, runs) lives under
+one ignored folder, ``build/`` in the repository, so a clean clone plus ``make`` recreates it.
+``MATS_BUILD_DIR`` moves it (e.g. to scratch space on a GPU host).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("MATS_BUILD_DIR", REPO_ROOT / "build")).resolve()
+
+
+def assets_dir() -> Path:
+    """Prepared models and extracted audio (``make assets``)."""
+    return build_dir() / "assets"
+
+
+def cache_dir() -> Path:
+    """On-disk embedding caches, one SQLite file per encoder configuration."""
+    return Path(os.environ.get("MATS_CACHE_DIR", build_dir() / "cache")).resolve()
+
+
+def data_dir() -> Path:
+    """Built datasets (``make data``)."""
+    return build_dir() / "data"
+
+
+def offline_mode() -> None:
+    """Forbid the Hugging Face libraries from reaching a hub: every model is loaded from a local path."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
