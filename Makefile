@@ -12,12 +12,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup system-packages assets test reproduce-all encoder-report lab mlflow-ui clean clean-all
+.PHONY: help setup system-packages assets data test reproduce-all encoder-report lab mlflow-ui clean clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
 	@echo "make reproduce-all   set up, then run the whole study pipeline (mini scale)"
 	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
+	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (SEED=0)"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
 
@@ -48,13 +49,16 @@ $(BUILD)/assets/.stamp: $(VENV)/.deps-stamp mats_lib/assets.py
 	touch $@
 
 # ---------------------------------------------------------------------------------------- the study
-test: setup
+data: setup
+	$(PY) -m mats_lib.data.build --seed $(SEED)
+
+test: setup data
 	$(PY) -m pytest -q
 
 encoder-report: setup
 	$(PY) scripts/encoder_report.py --seed $(SEED)
 
-reproduce-all: setup encoder-report
+reproduce-all: setup data encoder-report
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

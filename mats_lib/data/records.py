@@ -1,0 +1,150 @@
+"""Reading and validating records: AudioTIA-style training texts and benchmark eval lists.
+
+Both the mini files and the real ones (AudioTIA-5M JSON, benchmark JSON/JSONL, ESC-50's CSV) load here.
+A malformed record raises :class:`RecordError` naming the file and line; ``on_error="skip"`` drops it
+instead and counts it in the returned :class:`LoadReport`.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Literal
+
+from .tasks import get_task
+
+OnError = Literal["raise", "skip"]
+TRAIN_FIELDS = {"caption": True, "output": True, "task": True, "instruction": False}
+EVAL_FIELDS = {"audio_id": True, "output": True, "task": True, "instruction": False}
+
+
+class RecordError(ValueError):
+    def __init__(self, path: Path | str, line: int, problem: str):
+        self.path, self.line, self.problem = str(path), line, problem
+        super().__init__(f"{path}:{line}: {problem}")
+
+
+@dataclass
+class LoadReport:
+    path: str
+    loaded: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def _iter_json_items(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, item) for a JSONL file, or for the elements of a top-level JSON array."""
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if path.suffix == ".jsonl" or not stripped.startswith("["):
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as error:
+                    yield number, RecordError(path, number, f"bad JSON ({error.msg})")
+        return
+    decoder = json.JSONDecoder()
+    pos = text.index("[") + 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text):
+            yield text.count("\n", 0, pos) + 1, RecordError(path, text.count("\n") + 1, "bad JSON (unterminated array)")
+            return
+        if text[pos] == "]":
+            return
+        line = text.count("\n", 0, pos) + 1
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as error:
+            yield line, RecordError(path, error.lineno, f"bad JSON ({error.msg})")
+            return
+        yield line, item
+
+
+def _check(item, line: int, path: Path, fields: dict[str, bool], data_root: Path | None) -> dict:
+    if isinstance(item, RecordError):
+        raise item
+    if not isinstance(item, dict):
+        raise RecordError(path, line, f"a record must be a JSON object, got {type(item).__name__}")
+    for name, required in fields.items():
+        value = item.get(name)
+        if value is None:
+            if required:
+                raise RecordError(path, line, f"missing field {name!r}")
+            continue
+        if not isinstance(value, str):
+            raise RecordError(path, line, f"field {name!r} must be a string, got {type(value).__name__}")
+        if required and name != "output" and not value.strip():
+            raise RecordError(path, line, f"field {name!r} is empty")
+    try:
+        get_task(item["task"])
+    except KeyError as error:
+        raise RecordError(path, line, error.args[0]) from None
+    if "audio_id" in fields and data_root is not None and not (data_root / item["audio_id"]).is_file():
+        raise RecordError(path, line, f"audio file not found: {data_root / item['audio_id']}")
+    return {name: item[name] for name in fields if item.get(name) is not None}
+
+
+def _load(path, fields, data_root, on_error) -> tuple[list[dict], LoadReport]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"record file not found: {path}")
+    report, records = LoadReport(str(path)), []
+    for line, item in _iter_json_items(path):
+        try:
+            records.append(_check(item, line, path, fields, data_root))
+        except RecordError as error:
+            if on_error == "raise":
+                raise
+            report.skipped += 1
+            report.problems.append(str(error))
+    report.loaded = len(records)
+    return records, report
+
+
+def load_train_records(path: str | Path, on_error: OnError = "raise") -> tuple[list[dict], LoadReport]:
+    """Text-only training records (AudioTIA-5M / AudioTIA-mini): caption, output, task, instruction."""
+    return _load(path, TRAIN_FIELDS, None, on_error)
+
+
+def load_eval_records(path: str | Path, data_root: str | Path, on_error: OnError = "raise") -> tuple[list[dict], LoadReport]:
+    """Benchmark records: audio_id (relative to ``data_root``, must exist), output, task, instruction."""
+    return _load(path, EVAL_FIELDS, Path(data_root), on_error)
+
+
+def esc50_records(meta_csv: str | Path, audio_dir: str | Path, folds: tuple[int, ...] = (1, 2, 3, 4, 5),
+                  on_error: OnError = "raise") -> tuple[list[dict], LoadReport]:
+    """ESC-50's ``meta/esc50.csv`` -> eval records (label = category with '_' as space), ``audio_id`` = file name.
+
+    Pass the ``audio`` folder as the data root when evaluating.
+    """
+    meta_csv, audio_dir = Path(meta_csv), Path(audio_dir)
+    task = get_task("esc50")
+    report, records = LoadReport(str(meta_csv)), []
+    with open(meta_csv, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"filename", "fold", "category"} - set(reader.fieldnames or [])
+        if missing:
+            raise RecordError(meta_csv, 1, f"missing column(s) {sorted(missing)}")
+        for line, row in enumerate(reader, 2):
+            try:
+                if not row["filename"] or not row["category"]:
+                    raise RecordError(meta_csv, line, "empty filename or category")
+                if not row["fold"].isdigit():
+                    raise RecordError(meta_csv, line, f"fold must be an integer, got {row['fold']!r}")
+                if int(row["fold"]) not in folds:
+                    continue
+                if not (audio_dir / row["filename"]).is_file():
+                    raise RecordError(meta_csv, line, f"audio file not found: {audio_dir / row['filename']}")
+                records.append({"audio_id": row["filename"], "output": row["category"].replace("_", " "),
+                                "task": task.name, "instruction": task.instruction})
+            except RecordError as error:
+                if on_error == "raise":
+                    raise
+                report.skipped += 1
+                report.problems.append(str(error))
+    report.loaded = len(records)
+    return records, report
