@@ -12,13 +12,15 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup system-packages assets data test reproduce-all encoder-report lab mlflow-ui clean clean-all
+.PHONY: help setup system-packages assets data train train-audio caption-examples bench-embeddings test reproduce-all encoder-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
 	@echo "make reproduce-all   set up, then run the whole study pipeline (mini scale)"
 	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
 	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (SEED=0)"
+	@echo "make train           text-only MATS training, mini preset (SEED=0); train-audio: MATS-Audio"
+	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
 
@@ -55,10 +57,27 @@ data: setup
 test: setup data
 	$(PY) -m pytest -q
 
+RUN := build/runs/mini-text-tagclap-seed$(SEED)
+
+# A finished run is not redone; delete its folder (or `make clean-runs`) to train again.
+train: $(RUN)/final/trainable.safetensors
+
+$(RUN)/final/trainable.safetensors: experiments/mini.yaml | data
+	$(PY) -m mats_lib.train --config mini --set seed=$(SEED)
+
+train-audio: data
+	$(PY) -m mats_lib.train --config mini --set seed=$(SEED) --set data.modality=audio
+
+caption-examples: train
+	$(PY) scripts/caption_examples.py $(RUN)
+
+bench-embeddings: data
+	$(PY) scripts/bench_embedding_cache.py --config mini
+
 encoder-report: setup
 	$(PY) scripts/encoder_report.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report
+reproduce-all: setup data encoder-report train caption-examples
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup
@@ -67,7 +86,10 @@ lab: setup
 mlflow-ui: setup
 	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db
 
-clean:
+clean-runs:
+	rm -rf $(BUILD)/runs
+
+clean: clean-runs
 	rm -rf $(BUILD)/cache $(BUILD)/data reports/runs
 
 clean-all: clean

@@ -22,20 +22,33 @@ class SourceSampler:
         self.probabilities = weights / weights.sum()
         self.sources = sources
         self.rng = rng
-        self._orders = {n: self._shuffle(n) for n in self.names}
+        self._perm = {n: np.zeros(0, dtype=np.int64) for n in self.names}  # current epoch order per source
+        self._cursor = {n: 0 for n in self.names}
 
-    def _shuffle(self, name: str) -> Iterator[int]:
+    def _next_index(self, name: str) -> int:
         """Epochs over one source, each a fresh permutation: every record is seen before any repeats."""
-        while True:
-            yield from self.rng.permutation(len(self.sources[name])).tolist()
+        if self._cursor[name] >= len(self._perm[name]):
+            self._perm[name] = self.rng.permutation(len(self.sources[name]))
+            self._cursor[name] = 0
+        self._cursor[name] += 1
+        return int(self._perm[name][self._cursor[name] - 1])
 
     def draw_source(self) -> str:
         return self.names[int(self.rng.choice(len(self.names), p=self.probabilities))]
 
     def next_batch(self, batch_size: int) -> tuple[str, list[dict]]:
         name = self.draw_source()
-        order = self._orders[name]
-        return name, [self.sources[name][next(order)] for _ in range(batch_size)]
+        return name, [self.sources[name][self._next_index(name)] for _ in range(batch_size)]
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue the same stream of batches after a restart."""
+        return {"rng": self.rng.bit_generator.state, "perm": {n: p.tolist() for n, p in self._perm.items()},
+                "cursor": dict(self._cursor)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self._perm = {n: np.asarray(p, dtype=np.int64) for n, p in state["perm"].items()}
+        self._cursor = dict(state["cursor"])
 
 
 def iterate_batches(records: Sequence, batch_size: int, rng: np.random.Generator | None = None,

@@ -1,0 +1,59 @@
+"""Generation from CLAP embeddings (audio at test time, or text for checks), and loading a trained run.
+
+Axes: b batch, d embedding dim.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from .config import Config, config_from_dict
+from .data.tasks import get_task
+from .encoders import create_encoder
+from .model import MATS, build_prompt_batch, load_llm
+from .training import find_checkpoint
+
+
+@dataclass
+class Decoding:
+    """The paper's decoding (mats_method.md s.7)."""
+
+    num_beams: int = 4
+    no_repeat_ngram_size: int = 2
+    repetition_penalty: float = 2.0
+    length_penalty: float = 1.0
+    max_new_tokens: int = 200
+
+
+@torch.no_grad()
+def generate(model: MATS, embeddings: torch.Tensor, tasks: list[str], instructions: list[str | None],
+             decoding: Decoding = Decoding()) -> list[str]:
+    """[b, d] embeddings + each row's task (for its dataset tag) and instruction -> b answers."""
+    model.eval()
+    tags = [get_task(t).tag for t in tasks]
+    instructions = [i or get_task(t).instruction for i, t in zip(instructions, tasks)]
+    batch = build_prompt_batch(model.tokenizer, tags, instructions)
+    inputs, mask, _ = model.embed_inputs(embeddings, batch, with_answer=False)
+    tok = model.tokenizer
+    out = model.llm.generate(inputs_embeds=inputs, attention_mask=mask, do_sample=False,
+                             num_beams=decoding.num_beams, no_repeat_ngram_size=decoding.no_repeat_ngram_size,
+                             repetition_penalty=decoding.repetition_penalty, length_penalty=decoding.length_penalty,
+                             max_new_tokens=decoding.max_new_tokens, pad_token_id=tok.pad_token_id,
+                             eos_token_id=tok.eos_token_id)
+    return [text.strip() for text in tok.batch_decode(out, skip_special_tokens=True)]
+
+
+def load_trained(run_or_checkpoint: str | Path) -> tuple[MATS, Config]:
+    """The model of a training run (its final or latest checkpoint), with the config it was trained with."""
+    ckpt = find_checkpoint(run_or_checkpoint)
+    cfg = config_from_dict(yaml.safe_load((ckpt / "config.yaml").read_text()))
+    llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
+    encoder_dim = create_encoder(cfg.encoder.name, cache=False, progress=False,
+                                 **({"checkpoint": cfg.encoder.checkpoint} if cfg.encoder.name != "tagclap" else {})).dim
+    model = MATS(llm, tokenizer, encoder_dim, cfg)
+    model.load_trainable_state_dict(load_file(str(ckpt / "trainable.safetensors")))
+    return model.eval(), cfg

@@ -1,0 +1,115 @@
+"""Experiment tracking: the only module that imports MLflow.
+
+Default store: ``sqlite:///<repo>/mlflow.db`` with artifacts in ``<repo>/mlartifacts`` (both ignored);
+``MLFLOW_TRACKING_URI`` points runs at a remote server instead. A run that raises is ended FAILED and
+keeps what it logged. ``NullTracker`` stands in on DDP ranks other than 0 and when tracking is off.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from .paths import REPO_ROOT
+
+TRACKED_PACKAGES = ("torch", "transformers", "peft", "numpy", "mlflow", "onnxruntime", "scikit-learn")
+
+
+def default_tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return rev.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def environment_tags() -> dict[str, str]:
+    tags = {"git_revision": git_revision(), "python": platform.python_version(), "machine": platform.machine()}
+    for package in TRACKED_PACKAGES:
+        try:
+            tags[f"version.{package}"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return tags
+
+
+class NullTracker:
+    run_id = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def log_params(self, params: dict) -> None: ...
+    def log_metrics(self, metrics: dict, step: int) -> None: ...
+    def set_tags(self, tags: dict) -> None: ...
+    def log_artifact(self, path: str | Path, folder: str | None = None) -> None: ...
+
+
+class MlflowTracker(NullTracker):
+    def __init__(self, experiment: str, run_name: str | None = None, tracking_uri: str | None = None,
+                 parent_run_id: str | None = None):
+        import mlflow
+
+        self._mlflow = mlflow
+        self.uri = tracking_uri or default_tracking_uri()
+        mlflow.set_tracking_uri(self.uri)
+        if mlflow.get_experiment_by_name(experiment) is None:
+            location = None
+            if self.uri.startswith("sqlite:///"):  # local artifacts beside the store (mlartifacts/, ignored)
+                location = (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts").as_uri()
+            mlflow.create_experiment(experiment, artifact_location=location)
+        mlflow.set_experiment(experiment)
+        self.run_name = run_name
+        self.parent_run_id = parent_run_id
+        self.run_id = None
+
+    def __enter__(self):
+        nested = self.parent_run_id is not None
+        run = self._mlflow.start_run(run_name=self.run_name, nested=nested,
+                                     tags={"mlflow.parentRunId": self.parent_run_id} if nested else None)
+        self.run_id = run.info.run_id
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        # A crash (or Ctrl-C) marks the run FAILED / KILLED; what was logged stays in the store.
+        status = "FINISHED" if exc_type is None else ("KILLED" if exc_type is KeyboardInterrupt else "FAILED")
+        if exc_type is not None:
+            self._mlflow.set_tag("error", f"{exc_type.__name__}: {exc}"[:5000])
+        self._mlflow.end_run(status=status)
+        return False
+
+    def log_params(self, params: dict) -> None:
+        clean = {k: ("null" if v is None else str(v))[:6000] for k, v in params.items()}
+        self._mlflow.log_params(clean)
+
+    def log_metrics(self, metrics: dict, step: int) -> None:
+        self._mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+    def set_tags(self, tags: dict) -> None:
+        self._mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+    def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
+        path = Path(path)
+        if path.is_dir():
+            self._mlflow.log_artifacts(str(path), artifact_path=folder)
+        else:
+            self._mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+def run_status(run_id: str, tracking_uri: str | None = None) -> tuple[str, dict]:
+    """(status, metrics) of a run, for tests and notebooks."""
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(tracking_uri or default_tracking_uri()).get_run(run_id)
+    return run.info.status, dict(run.data.metrics)

@@ -1,0 +1,297 @@
+"""Text-only training of MATS (and the audio-supervised control MATS-Audio), tracked in MLflow.
+
+One entry point, ``train(cfg)``, for one process or many under ``torchrun`` (DDP: NCCL on GPUs, gloo on
+CPUs). Every rank draws the same global batch from the same seeded sampler and takes its slice, so N
+processes x batch b follow the same trajectory as one process with batch N*b.
+
+Per micro-step (text modality): CLAP text embedding of each record's caption (precomputed once, from
+the cache) -> L2-normalise -> + N(0, var) -> L2-normalise -> mapper -> LLM; loss on answer tokens.
+"""
+from __future__ import annotations
+
+import json
+import math
+from contextlib import nullcontext
+import os
+import random
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from .config import Config, ConfigError, resolve_path
+from .data.records import load_eval_records, load_train_records
+from .data.sampling import SourceSampler
+from .data.tasks import get_task
+from .encoders import create_encoder
+from .model import MATS, build_prompt_batch, load_llm
+from .noise import calibrate_noise_variance, noisy_unit
+from .paths import REPO_ROOT
+from .seed import seed_everything
+from .tracking import MlflowTracker, NullTracker, environment_tags
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    run_id: str | None
+    step: int
+    losses: list[float] = field(default_factory=list)  # mean loss of each optimizer step
+    noise_variance: float = 0.0
+    seconds: float = 0.0
+    peak_rss_gb: float = 0.0
+
+
+# ------------------------------------------------------------------------------------------ data
+def load_sources(cfg: Config) -> tuple[dict[str, list[dict]], dict[str, float]]:
+    """Training records per source and the sampling ratios."""
+    limit = cfg.data.max_records_per_source
+    sources, ratios = {}, {}
+    if cfg.data.modality == "text":
+        manifest_path = resolve_path(cfg.data.corpus, "data.corpus")
+        manifest = json.loads(manifest_path.read_text())
+        for name, info in sorted(manifest.items()):
+            records, _ = load_train_records(manifest_path.parent / info["file"])
+            sources[name], ratios[name] = records[:limit] if limit else records, float(info["ratio"])
+    else:
+        folder = resolve_path(cfg.data.audio_records, "data.audio_records")
+        root = resolve_path(cfg.data.audio_root, "data.audio_root")
+        for path in sorted(folder.glob("*.jsonl")):
+            records, _ = load_eval_records(path, root)
+            sources[path.stem], ratios[path.stem] = records[:limit] if limit else records, 1.0
+    if not sources:
+        raise ConfigError(f"no training records found for modality {cfg.data.modality!r}")
+    return sources, ratios
+
+
+def input_key(record: dict) -> str:
+    return record["caption"] if "caption" in record else record["audio_id"]
+
+
+def embed_sources(cfg: Config, encoder, sources: dict[str, list[dict]]) -> dict[str, torch.Tensor]:
+    """{caption or audio_id: unit embedding}: everything the run will feed, computed (or read) once."""
+    keys = sorted({input_key(r) for records in sources.values() for r in records})
+    if cfg.data.modality == "text":
+        vectors = encoder.embed_text(keys)
+    else:
+        root = resolve_path(cfg.data.audio_root, "data.audio_root")
+        vectors = encoder.embed_audio([root / k for k in keys])
+    table = torch.from_numpy(np.ascontiguousarray(vectors))
+    return {k: table[i] for i, k in enumerate(keys)}
+
+
+def resolve_noise_variance(cfg: Config, encoder) -> tuple[float, dict]:
+    value = cfg.data.noise_variance
+    if value != "auto":
+        return float(value), {}
+    # Paired audio/text of the audio-train part (never the eval part): scene mixtures and their captions.
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    folder = resolve_path(cfg.data.audio_records, "data.audio_records")
+    pairs, _ = load_eval_records(folder / "caption_scenes.jsonl", root)
+    pairs = pairs[:64]
+    audio = encoder.embed_audio([root / r["audio_id"] for r in pairs])
+    text = encoder.embed_text([r["output"] for r in pairs])
+    variance, cosine = calibrate_noise_variance(audio, text)
+    return variance, {"noise.calibration_pairs": len(pairs), "noise.mean_paired_cosine": cosine}
+
+
+# ------------------------------------------------------------------------------------------ optimisation
+def make_optimizer(model: MATS, cfg: Config) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            # the paper: weight decay on weight matrices only, none on biases and norms
+            (no_decay if param.ndim < 2 or "norm" in name or name.endswith(".bias") else decay).append(param)
+    groups = [{"params": decay, "weight_decay": cfg.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.train.lr, betas=tuple(cfg.train.betas))
+
+
+def lr_factor(step: int, cfg: Config) -> float:
+    """Multiplier of the peak lr at optimizer step ``step``: linear warm-up from warmup_start_lr, cosine to 0."""
+    t = cfg.train
+    if step < t.warmup_steps:
+        start = t.warmup_start_lr / t.lr
+        return start + (1.0 - start) * step / max(1, t.warmup_steps)
+    progress = (step - t.warmup_steps) / max(1, t.max_steps - t.warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def save_checkpoint(folder: Path, model: MATS, optimizer, scheduler, sampler: SourceSampler,
+                    noise_gen: torch.Generator, np_rng: np.random.Generator, step: int, cfg: Config,
+                    noise_variance: float) -> Path:
+    """Trainable weights (safetensors) + optimizer/scheduler/sampler/RNG state + the resolved config."""
+    tmp = folder.with_name(folder.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file(model.trainable_state_dict(), str(tmp / "trainable.safetensors"))
+    state = {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "sampler": sampler.state_dict(), "torch_rng": torch.get_rng_state(), "noise_rng": noise_gen.get_state(),
+             "numpy_rng": np_rng.bit_generator.state, "python_rng": random.getstate(), "noise_variance": noise_variance}
+    torch.save(state, tmp / "state.pt")
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    (folder.parent / "latest").write_text(folder.name + "\n")
+    return folder
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, or a run folder (its latest checkpoint)."""
+    path = Path(path)
+    if (path / "latest").exists():
+        path = path / (path / "latest").read_text().strip()
+    if not (path / "trainable.safetensors").exists() or not (path / "state.pt").exists():
+        raise FileNotFoundError(f"no checkpoint at {path} (expected trainable.safetensors and state.pt)")
+    return path
+
+
+# ------------------------------------------------------------------------------------------ the loop
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def run_name(cfg: Config) -> str:
+    return f"{cfg.preset}-{cfg.data.modality}-{cfg.encoder.name}-seed{cfg.seed}"
+
+
+def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: int | None = None,
+          on_step: Callable[[int, float], None] | None = None, name: str | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train; ``resume_from`` a checkpoint or run folder; ``stop_at_step`` saves and stops early (a
+    planned interruption); ``on_step(step, loss)`` is called after every optimizer step."""
+    rank, world = _distributed()
+    name = name or run_name(cfg)
+    run_dir = (REPO_ROOT / cfg.train.output_dir / name) if not Path(cfg.train.output_dir).is_absolute() \
+        else Path(cfg.train.output_dir) / name
+    tracker = MlflowTracker(cfg.tracking.experiment, name) if (rank == 0 and cfg.tracking.enabled) else NullTracker()
+    with tracker:
+        tracker.set_tags({**environment_tags(), "preset": cfg.preset, "encoder": cfg.encoder.name, "seed": cfg.seed,
+                          "modality": cfg.data.modality, "world_size": world})
+        tracker.log_params(cfg.flat())
+        result = _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_step, progress)
+        result.run_id = tracker.run_id
+        if rank == 0 and result.step >= cfg.train.max_steps:
+            tracker.log_artifact(run_dir / "final", folder="adapter")
+    return result
+
+
+def _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_step, progress) -> TrainResult:
+    start_time = time.perf_counter()
+    gens = seed_everything(cfg.seed)
+    encoder_settings = {"checkpoint": cfg.encoder.checkpoint} if cfg.encoder.name != "tagclap" else {"pooling": cfg.encoder.pooling}
+    encoder = create_encoder(cfg.encoder.name, progress=progress and rank == 0, **encoder_settings)
+    sources, ratios = load_sources(cfg)
+    noise_variance, noise_info = resolve_noise_variance(cfg, encoder) if cfg.data.modality == "text" else (0.0, {})
+    if noise_info or cfg.data.modality == "text":
+        tracker.log_params({"noise.variance_used": noise_variance, **noise_info})
+    on_the_fly = cfg.data.embeddings == "on_the_fly"
+    if on_the_fly:
+        live_encoder = create_encoder(cfg.encoder.name, cache=False, progress=False, **encoder_settings)
+    else:
+        table = embed_sources(cfg, encoder, sources)
+
+    llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
+    torch.manual_seed(cfg.seed)  # the mapper's init depends on the seed alone, not on what ran before
+    model = MATS(llm, tokenizer, encoder.dim, cfg)
+    model.train()
+    optimizer = make_optimizer(model, cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    sampler = SourceSampler(sources, ratios, gens.child("sampler").numpy)
+    noise_gen = gens.child("noise").torch
+    step = 0
+    if resume_from is not None:
+        ckpt = find_checkpoint(resume_from)
+        model.load_trainable_state_dict(load_file(str(ckpt / "trainable.safetensors")))
+        state = torch.load(ckpt / "state.pt", weights_only=True)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        sampler.load_state_dict(state["sampler"])
+        torch.set_rng_state(state["torch_rng"])
+        noise_gen.set_state(state["noise_rng"])
+        gens.numpy.bit_generator.state = state["numpy_rng"]
+        random.setstate(state["python_rng"])
+        step = int(state["step"])
+    ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if rank == 0:
+        n_train = sum(p.numel() for p in trainable)
+        tracker.log_params({"trainable_parameters": n_train, "resumed_from_step": step})
+
+    result = TrainResult(run_dir, None, step, noise_variance=noise_variance)
+    micro = cfg.train.batch_size
+    window_samples, window_start = 0, time.perf_counter()
+    bar = tqdm(total=cfg.train.max_steps, initial=step, desc=f"train {cfg.preset}", disable=not (progress and rank == 0))
+    while step < cfg.train.max_steps:
+        step_loss = 0.0
+        for k in range(cfg.train.grad_accum):
+            _, records = sampler.next_batch(micro * world)  # the same global batch on every rank
+            noise_draw = None
+            if cfg.data.modality == "text":
+                if on_the_fly:
+                    clean = torch.from_numpy(live_encoder.embed_text([r["caption"] for r in records]))
+                else:
+                    clean = torch.stack([table[input_key(r)] for r in records])
+                embedding = noisy_unit(clean, noise_variance, noise_gen)  # noise drawn for the global batch
+            else:
+                embedding = torch.stack([table[input_key(r)] for r in records])
+            mine = slice(rank * micro, (rank + 1) * micro)
+            records, embedding = records[mine], embedding[mine]
+            batch = build_prompt_batch(tokenizer, [get_task(r["task"]).tag for r in records],
+                                       [r.get("instruction") or get_task(r["task"]).instruction for r in records],
+                                       [r["output"] for r in records], cfg.data.max_answer_tokens)
+            sync_now = k == cfg.train.grad_accum - 1
+            context = ddp_model.no_sync() if (world > 1 and not sync_now) else nullcontext()
+            with context:
+                loss = ddp_model(embedding, batch) / cfg.train.grad_accum
+                loss.backward()
+            step_loss += loss.item()
+        if cfg.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(trainable, cfg.train.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        window_samples += micro * world * cfg.train.grad_accum
+        if world > 1:
+            mean = torch.tensor([step_loss])
+            dist.all_reduce(mean)
+            step_loss = mean.item() / world
+        result.losses.append(step_loss)
+        result.step = step
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.3f}")
+        if rank == 0 and (step % cfg.train.log_every == 0 or step == cfg.train.max_steps):
+            elapsed = time.perf_counter() - window_start
+            tracker.log_metrics({"loss": step_loss, "lr": scheduler.get_last_lr()[0],
+                                 "samples_per_s": window_samples / max(elapsed, 1e-9)}, step)
+            window_samples, window_start = 0, time.perf_counter()
+        if on_step is not None:
+            on_step(step, step_loss)
+        done = step >= cfg.train.max_steps
+        stopping = stop_at_step is not None and step >= stop_at_step
+        if rank == 0 and (step % cfg.train.save_every == 0 or done or stopping):
+            save_checkpoint(run_dir / ("final" if done else f"step_{step:07d}"), model, optimizer, scheduler, sampler,
+                            noise_gen, gens.numpy, step, cfg, noise_variance)
+        if stopping:
+            break
+    bar.close()
+    if world > 1:
+        dist.barrier()
+    result.seconds = time.perf_counter() - start_time
+    result.peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    if rank == 0:
+        tracker.log_metrics({"peak_rss_gb": result.peak_rss_gb, "wall_seconds": result.seconds}, step)
+    return result
