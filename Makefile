@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup system-packages assets data train train-audio caption-examples bench-embeddings test reproduce-all encoder-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: help setup system-packages assets data train train-audio caption-examples bench-embeddings transfer-table test reproduce-all encoder-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -20,6 +20,7 @@ help:
 	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
 	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (SEED=0)"
 	@echo "make train           text-only MATS training, mini preset (SEED=0); train-audio: MATS-Audio"
+	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio table, seeds 0 and 1 (trains what is missing)"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
@@ -65,8 +66,15 @@ train: $(RUN)/final/trainable.safetensors
 $(RUN)/final/trainable.safetensors: experiments/mini.yaml | data
 	$(PY) -m mats_lib.train --config mini --set seed=$(SEED)
 
-train-audio: data
+train-audio: build/runs/mini-audio-tagclap-seed$(SEED)/final/trainable.safetensors
+
+build/runs/mini-audio-tagclap-seed$(SEED)/final/trainable.safetensors: experiments/mini.yaml | data
 	$(PY) -m mats_lib.train --config mini --set seed=$(SEED) --set data.modality=audio
+
+# raw / noise / memory / Santa and MATS-Audio, training seeds 0 and 1, with bootstrap CIs
+transfer-table: data
+	$(MAKE) train SEED=0 && $(MAKE) train SEED=1 && $(MAKE) train-audio SEED=0 && $(MAKE) train-audio SEED=1
+	$(PY) scripts/transfer_table.py --seeds 0 1
 
 caption-examples: train
 	$(PY) scripts/caption_examples.py $(RUN)
@@ -77,7 +85,7 @@ bench-embeddings: data
 encoder-report: setup
 	$(PY) scripts/encoder_report.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report train caption-examples
+reproduce-all: setup data encoder-report train caption-examples transfer-table
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

@@ -113,3 +113,32 @@ def run_status(run_id: str, tracking_uri: str | None = None) -> tuple[str, dict]
 
     run = MlflowClient(tracking_uri or default_tracking_uri()).get_run(run_id)
     return run.info.status, dict(run.data.metrics)
+
+
+class EvalTracker:
+    """A parent MLflow run per evaluated model, one nested run per (transfer, task) part."""
+
+    def __init__(self, experiment: str, run_name: str, params: dict | None = None):
+        self.experiment = experiment
+        self.parent = MlflowTracker(experiment, run_name)
+        self.params = params or {}
+
+    def __enter__(self):
+        self.parent.__enter__()
+        self.parent.set_tags(environment_tags())
+        self.parent.log_params(self.params)
+        return self
+
+    def __exit__(self, *exc):
+        return self.parent.__exit__(*exc)
+
+    def log_part(self, transfer: str, task: str, metrics: dict, folder: Path) -> None:
+        with MlflowTracker(self.experiment, f"{transfer}/{task}", parent_run_id=self.parent.run_id) as child:
+            child.log_params({"transfer": transfer, "task": task, "n": metrics["n"]})
+            values = {metrics["metric"]: metrics["value"]}
+            if "ci95" in metrics:
+                values.update({f"{metrics['metric']}_ci_low": metrics["ci95"][0], f"{metrics['metric']}_ci_high": metrics["ci95"][1]})
+            values.update({k: v for k, v in metrics.get("scores", {}).items() if isinstance(v, float)})
+            child.log_metrics(values, step=0)
+            child.log_artifact(folder, folder="part")
+        self.parent.log_metrics({f"{transfer}.{task}": metrics["value"]}, step=0)

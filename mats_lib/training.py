@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .config import Config, ConfigError, resolve_path
 from .data.records import load_eval_records, load_train_records
 from .data.sampling import SourceSampler
+from .data.labels import noun_phrase
 from .data.tasks import get_task
 from .encoders import create_encoder
 from .model import MATS, build_prompt_batch, load_llm
@@ -93,13 +94,18 @@ def resolve_noise_variance(cfg: Config, encoder) -> tuple[float, dict]:
     value = cfg.data.noise_variance
     if value != "auto":
         return float(value), {}
-    # Paired audio/text of the audio-train part (never the eval part): scene mixtures and their captions.
+    # Paired audio/text of the audio-train part (never the eval part): single labelled clips and a
+    # one-event caption of their label. Mixtures would measure the encoder's trouble with overlapping
+    # sounds as well as the modality gap, and give a noise that drowns the text (see the README).
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
     folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-    pairs, _ = load_eval_records(folder / "caption_scenes.jsonl", root)
-    pairs = pairs[:64]
+    pairs = []
+    for path in sorted(folder.glob("cls_*.jsonl")):
+        pairs += load_eval_records(path, root)[0]
+    if not pairs:
+        raise ConfigError(f"data.noise_variance=auto needs labelled clips (cls_*.jsonl) in {folder}")
     audio = encoder.embed_audio([root / r["audio_id"] for r in pairs])
-    text = encoder.embed_text([r["output"] for r in pairs])
+    text = encoder.embed_text([f"The sound of {noun_phrase(r['output'])}." for r in pairs])
     variance, cosine = calibrate_noise_variance(audio, text)
     return variance, {"noise.calibration_pairs": len(pairs), "noise.mean_paired_cosine": cosine}
 
@@ -271,6 +277,10 @@ def _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_ste
             step_loss = mean.item() / world
         result.losses.append(step_loss)
         result.step = step
+        if rank == 0:  # the full per-step curve (MLflow gets every log_every-th); after a resume, the last line of a step wins
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with open(run_dir / "losses.jsonl", "a") as f:
+                f.write(json.dumps({"step": step, "loss": step_loss}) + "\n")
         bar.update(1)
         bar.set_postfix(loss=f"{step_loss:.3f}")
         if rank == 0 and (step % cfg.train.log_every == 0 or step == cfg.train.max_steps):

@@ -1,0 +1,150 @@
+"""Modality transfers applied to CLAP audio embeddings before the mapper: raw, noise, memory, Santa.
+
+Axes: b batch, d embedding dim, m memory size, k clusters, s largest cluster, l retrieved texts.
+
+Santa (mats_method.md s.5): for an audio embedding a, find the nearest k-means centroid of a memory of
+CLAP text embeddings, take the l members of that cluster nearest to a (repeated when the cluster is
+smaller), add fresh Gaussian noise to them, weight them by softmax(temperature * <a, m_i>) and mix:
+    a' = (1 - lambda) a + lambda * sum_i w_i m_i
+``memory`` is DRCap's memory-bank projection: exact retrieval over the whole memory, no noise, lambda 1.
+Every function is pure: randomness comes from an explicit ``torch.Generator``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .noise import noisy_unit
+
+
+@dataclass(frozen=True)
+class SantaSettings:
+    memory_size: int = 5172  # M: 0.1% of AudioTIA-5M, drawn at random [cfg]; capped at the corpus size
+    clusters: int = 100  # K [cfg]
+    lloyd_iterations: int = 10  # [cfg]
+    retrieved: int = 32  # L [cfg]
+    temperature: float = 10.0  # multiplies the scores inside the softmax [cfg]
+    lam: float = 0.3  # lambda: weight of the retrieved text [cfg]
+    noise_variance: float = 0.015  # on the retrieved texts [cfg]
+    # Quirks of the authors' release, each a switch (defaults follow the paper's stated intent):
+    normalize_first: bool = True  # False: mix the un-normalised a with unit-norm t, as released
+    retrieval: str = "kmeans"  # "exact": the l nearest over the whole memory instead of one cluster
+    duplicating_subsample: bool = False  # True: the release's shuffle that duplicates some rows, drops others
+
+
+@dataclass
+class MemoryBank:
+    """Unit text embeddings [m, d], their k-means centroids [k, d] and padded member lists [k, s]."""
+
+    memory: torch.Tensor  # [m, d]
+    centroids: torch.Tensor  # [k, d]
+    members: torch.Tensor  # [k, s] indices into memory, -1 = padding
+    sizes: torch.Tensor  # [k]
+
+    @classmethod
+    def from_assignments(cls, memory: torch.Tensor, centroids: torch.Tensor, labels: np.ndarray) -> "MemoryBank":
+        k = centroids.shape[0]
+        groups = [np.flatnonzero(labels == c) for c in range(k)]
+        s = max(1, max(len(g) for g in groups))
+        members = torch.full((k, s), -1, dtype=torch.long)
+        for c, g in enumerate(groups):
+            members[c, : len(g)] = torch.from_numpy(g)
+        sizes = torch.tensor([len(g) for g in groups])
+        return cls(F.normalize(memory.float(), dim=-1), centroids.float(), members, sizes)
+
+
+def subsample_memory(n_texts: int, size: int, rng: np.random.Generator, duplicating: bool = False) -> np.ndarray:
+    """Indices of the memory texts. The release's quirk draws indices with replacement-like duplication:
+    a shuffle applied to a tensor view, which repeats some rows and drops others; modelled here as
+    sampling with replacement."""
+    size = min(size, n_texts)
+    if duplicating:
+        return np.sort(rng.integers(0, n_texts, size))
+    return np.sort(rng.choice(n_texts, size, replace=False))
+
+
+def build_memory_bank(text_embeddings: np.ndarray, clusters: int, iterations: int, seed: int) -> MemoryBank:
+    """k-means (scikit-learn, Lloyd, one seeded initialisation, ``iterations`` steps) over unit embeddings."""
+    from sklearn.cluster import KMeans
+
+    x = text_embeddings / np.linalg.norm(text_embeddings, axis=1, keepdims=True)
+    k = min(clusters, len(x))
+    km = KMeans(n_clusters=k, n_init=1, max_iter=iterations, algorithm="lloyd", random_state=seed, tol=0.0).fit(x)
+    return MemoryBank.from_assignments(torch.from_numpy(x), torch.from_numpy(km.cluster_centers_), km.labels_)
+
+
+def raw(a: torch.Tensor) -> torch.Tensor:  # [b, d] -> [b, d]
+    return a
+
+
+def noise(a: torch.Tensor, variance: float, generator: torch.Generator) -> torch.Tensor:  # [b, d] -> [b, d]
+    """The training noise applied to the audio embedding (normalise, add N(0, var), normalise)."""
+    return noisy_unit(a, variance, generator)
+
+
+def retrieve(a: torch.Tensor, bank: MemoryBank, count: int, exact: bool) -> torch.Tensor:
+    """Indices [b, l] of the ``count`` memory texts nearest to each unit a [b, d], repeated to fill l
+    when the searched cluster is smaller."""
+    if exact:
+        sims = a @ bank.memory.T  # [b, m]
+        order = sims.topk(min(count, sims.shape[1]), dim=1).indices  # [b, l']
+        available = torch.full((a.shape[0],), order.shape[1])
+    else:
+        cluster = (a @ bank.centroids.T).argmax(1)  # [b]
+        members = bank.members[cluster]  # [b, s]
+        sims = torch.einsum("bd,bsd->bs", a, bank.memory[members.clamp(min=0)])  # [b, s]
+        sims = sims.masked_fill(members < 0, float("-inf"))
+        top = sims.topk(min(count, sims.shape[1]), dim=1).indices  # [b, l']
+        order = torch.gather(members, 1, top)
+        available = bank.sizes[cluster].clamp(max=order.shape[1])
+    # pad by repetition of the ranked list: slot j takes rank j mod (number available)
+    slots = torch.arange(count).unsqueeze(0) % available.clamp(min=1).unsqueeze(1)  # [b, l]
+    return torch.gather(order, 1, slots)
+
+
+def mix_with_memory(a: torch.Tensor, bank: MemoryBank, *, count: int, temperature: float, lam: float,
+                    noise_variance: float, exact: bool, normalize_first: bool,
+                    generator: torch.Generator | None) -> torch.Tensor:
+    """The shared core of Santa and the memory bank: [b, d] -> [b, d]."""
+    unit = F.normalize(a.float(), dim=-1)
+    index = retrieve(unit, bank, count, exact)  # [b, l]
+    texts = bank.memory[index]  # [b, l, d]
+    if noise_variance > 0:
+        texts = noisy_unit(texts.reshape(-1, texts.shape[-1]), noise_variance, generator).view_as(texts)
+    weights = torch.softmax(temperature * torch.einsum("bd,bld->bl", unit, texts), dim=1)  # [b, l]
+    t = torch.einsum("bl,bld->bd", weights, texts)  # [b, d]
+    base = unit if normalize_first else a.float()
+    return (1 - lam) * base + lam * t
+
+
+def santa(a: torch.Tensor, bank: MemoryBank, settings: SantaSettings, generator: torch.Generator) -> torch.Tensor:
+    return mix_with_memory(a, bank, count=settings.retrieved, temperature=settings.temperature, lam=settings.lam,
+                           noise_variance=settings.noise_variance, exact=settings.retrieval == "exact",
+                           normalize_first=settings.normalize_first, generator=generator)
+
+
+def memory(a: torch.Tensor, bank: MemoryBank, settings: SantaSettings) -> torch.Tensor:
+    """DRCap's projection: softmax-weighted nearest texts over the whole memory, lambda 1, no noise."""
+    return mix_with_memory(a, bank, count=settings.retrieved, temperature=settings.temperature, lam=1.0,
+                           noise_variance=0.0, exact=True, normalize_first=True, generator=None)
+
+
+TRANSFERS = ("raw", "noise", "memory", "santa")
+
+
+def apply_transfer(name: str, a: torch.Tensor, *, bank: MemoryBank | None, settings: SantaSettings,
+                   generator: torch.Generator) -> torch.Tensor:
+    if name == "raw":
+        return raw(a)
+    if name == "noise":
+        return noise(a, settings.noise_variance, generator)
+    if bank is None:
+        raise ValueError(f"transfer {name!r} needs a memory bank")
+    if name == "memory":
+        return memory(a, bank, settings)
+    if name == "santa":
+        return santa(a, bank, settings, generator)
+    raise ValueError(f"unknown transfer {name!r}; choose one of {', '.join(TRANSFERS)}")

@@ -1,0 +1,70 @@
+"""The modality-transfer table: raw / noise / memory / Santa (text-only MATS) and MATS-Audio, per seed.
+
+    python scripts/transfer_table.py --seeds 0 1 [--max-items N]       # what `make transfer-table` runs
+
+Needs the trained runs build/runs/mini-{text,audio}-tagclap-seed<S> (`make train SEED=S`,
+`make train-audio SEED=S`). Evaluations are resumable and cached under reports/eval/. Writes
+reports/transfer_table.md and .json. Cells: mean [95% bootstrap CI over items].
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mats_lib.evaluation import EvalSettings, evaluate_run, pooled
+from mats_lib.paths import REPO_ROOT
+from mats_lib.tracking import EvalTracker
+
+COLUMNS = (("classification", "classification accuracy"), ("caption", "captioning CIDEr-D"), ("qa", "QA accuracy"))
+
+
+def cell(summary: dict | None) -> str:
+    if summary is None:
+        return "n/a"
+    return f"{summary['value']:.3f} [{summary['ci95'][0]:.3f}, {summary['ci95'][1]:.3f}]"
+
+
+def evaluate(run: Path, transfers: tuple[str, ...], settings: EvalSettings) -> dict:
+    if not run.exists():
+        raise SystemExit(f"missing trained run {run}: train it first (make train / make train-audio with SEED=...)")
+    settings = EvalSettings(**{**settings.__dict__, "transfers": transfers})
+    with EvalTracker("mats-eval", f"eval-{run.name}", {"run": str(run)}) as tracker:
+        return evaluate_run(run, REPO_ROOT / "reports" / "eval" / run.name, settings, tracker=tracker)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--max-items", type=int, default=None)
+    parser.add_argument("--runs", default="build/runs")
+    args = parser.parse_args()
+    settings = EvalSettings(max_items=args.max_items)
+    lines, table = ["# Modality transfers on MiniAudio (eval part)", ""], {}
+    lines.append("Setting: tagclap (YAMNet + MiniLM stand-in CLAP, 384-d) + SmolLM2-135M with LoRA, mini preset "
+                 "(not the paper's MS-CLAP + Vicuna-7B). Cells: mean [95% bootstrap CI over items]. "
+                 f"Command: `python scripts/transfer_table.py --seeds {' '.join(map(str, args.seeds))}`"
+                 + (f" --max-items {args.max_items}" if args.max_items else "") + ".")
+    for seed in args.seeds:
+        runs = Path(args.runs)
+        text = evaluate(REPO_ROOT / runs / f"mini-text-tagclap-seed{seed}", settings.transfers, settings)
+        audio = evaluate(REPO_ROOT / runs / f"mini-audio-tagclap-seed{seed}", ("raw",), settings)
+        rows = {t: text[t] for t in settings.transfers}
+        rows["MATS-Audio (raw)"] = audio["raw"]
+        table[seed] = {name: {kind: pooled(res, kind, seed) for kind, _ in COLUMNS} for name, res in rows.items()}
+        lines += ["", f"## Training seed {seed}", "", "| transfer | " + " | ".join(c for _, c in COLUMNS) + " |",
+                  "|---|" + "---|" * len(COLUMNS)]
+        for name, summaries in table[seed].items():
+            lines.append(f"| {name} | " + " | ".join(cell(summaries[kind]) for kind, _ in COLUMNS) + " |")
+        chance = table[seed]["raw"]["classification"]["chance"]
+        n = {kind: table[seed]["raw"][kind]["n"] for kind, _ in COLUMNS if table[seed]["raw"][kind]}
+        lines.append(f"| chance | {chance:.3f} | - | - |")
+        lines.append(f"\nItems: {n}. Classification chance = mean over clips of 1/(size of the clip's label set).")
+    out = REPO_ROOT / "reports" / "transfer_table.md"
+    out.write_text("\n".join(lines) + "\n")
+    (out.with_suffix(".json")).write_text(json.dumps({str(k): v for k, v in table.items()}, indent=1) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

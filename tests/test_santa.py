@@ -1,0 +1,93 @@
+"""Golden tests of the modality transfers' maths."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mats_lib.santa import MemoryBank, SantaSettings, apply_transfer, build_memory_bank, retrieve, santa, subsample_memory
+
+
+def bank_of(memory, labels, k):
+    memory = F.normalize(memory, dim=-1)
+    centroids = torch.stack([F.normalize(memory[torch.from_numpy(labels == c)].mean(0), dim=0) for c in range(k)])
+    return MemoryBank.from_assignments(memory, centroids, labels)
+
+
+@pytest.fixture
+def bank():
+    g = torch.Generator().manual_seed(0)
+    return bank_of(torch.randn(40, 8, generator=g), np.arange(40) % 4, 4)
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_lambda_zero_returns_the_normalised_audio(bank):
+    a = torch.randn(5, 8) * 3
+    out = santa(a, bank, SantaSettings(lam=0.0, retrieved=4), gen())
+    torch.testing.assert_close(out, F.normalize(a, dim=-1))
+    quirk = santa(a, bank, SantaSettings(lam=0.0, retrieved=4, normalize_first=False), gen())
+    torch.testing.assert_close(quirk, a)  # the release mixes the raw, un-normalised vector
+
+
+def test_lambda_one_single_text_no_noise_returns_the_nearest_memory_text(bank):
+    a = torch.randn(6, 8)
+    settings = SantaSettings(lam=1.0, retrieved=1, noise_variance=0.0, retrieval="exact")
+    out = santa(a, bank, settings, gen())
+    nearest = (F.normalize(a, dim=-1) @ bank.memory.T).argmax(1)
+    torch.testing.assert_close(out, bank.memory[nearest])
+
+
+def test_weights_sum_to_one():
+    """With every retrieved text identical, the mix returns that text whatever the weights: they sum to 1."""
+    text = F.normalize(torch.randn(1, 8), dim=-1)
+    bank = bank_of(text.repeat(10, 1), np.zeros(10, dtype=int), 1)
+    out = santa(torch.randn(3, 8), bank, SantaSettings(lam=1.0, retrieved=5, noise_variance=0.0), gen())
+    torch.testing.assert_close(out, text.expand(3, -1))
+
+
+def test_noise_on_retrieved_texts_keeps_unit_norm(bank):
+    out = santa(torch.randn(4, 8), bank, SantaSettings(lam=1.0, retrieved=1, noise_variance=0.5), gen())
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(4))  # one noisy text, re-normalised
+
+
+def test_small_clusters_are_padded_by_repetition():
+    memory = F.normalize(torch.randn(7, 8), dim=-1)
+    labels = np.array([0, 0, 0, 1, 1, 1, 1])  # cluster 0 has 3 members, fewer than L = 5
+    bank = bank_of(memory, labels, 2)
+    a = bank.centroids[0:1] + 0.01 * memory[0:1]
+    index = retrieve(F.normalize(a, dim=-1), bank, 5, exact=False)
+    assert set(index[0].tolist()) == {0, 1, 2}
+    assert index[0, 3:].tolist() == index[0, :2].tolist()  # ranks 0, 1 repeated
+
+
+def test_same_generator_same_output(bank):
+    a = torch.randn(4, 8)
+    s = SantaSettings(retrieved=4, noise_variance=0.1)
+    torch.testing.assert_close(santa(a, bank, s, gen(3)), santa(a, bank, s, gen(3)))
+    assert not torch.equal(santa(a, bank, s, gen(3)), santa(a, bank, s, gen(4)))
+
+
+def test_transfers_by_name(bank):
+    a = torch.randn(2, 8)
+    s = SantaSettings(retrieved=3, noise_variance=0.01)
+    assert torch.equal(apply_transfer("raw", a, bank=None, settings=s, generator=gen()), a)
+    noisy = apply_transfer("noise", a, bank=None, settings=s, generator=gen())
+    torch.testing.assert_close(noisy.norm(dim=1), torch.ones(2))
+    mem = apply_transfer("memory", a, bank=bank, settings=s, generator=gen())
+    assert torch.equal(mem, apply_transfer("memory", a, bank=bank, settings=s, generator=gen(9)))  # no noise
+    with pytest.raises(ValueError, match="unknown transfer"):
+        apply_transfer("magic", a, bank=bank, settings=s, generator=gen())
+
+
+def test_kmeans_memory_is_seeded_and_subsample_quirk():
+    x = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
+    a, b = build_memory_bank(x, 5, 10, seed=1), build_memory_bank(x, 5, 10, seed=1)
+    assert torch.equal(a.centroids, b.centroids) and torch.equal(a.members, b.members)
+    assert int(a.sizes.sum()) == 200
+    clean = subsample_memory(100, 50, np.random.default_rng(0))
+    assert len(set(clean.tolist())) == 50
+    dup = subsample_memory(100, 50, np.random.default_rng(0), duplicating=True)
+    assert len(dup) == 50 and len(set(dup.tolist())) < 50
+    assert len(subsample_memory(10, 5172, np.random.default_rng(0))) == 10  # capped at the corpus
