@@ -3,13 +3,15 @@
     python scripts/miniclap_report.py [--seed 0] [--out reports/miniclap_report.json]
 
 1. eval split (random clip split; heads trained on the audio-train split): zero-shot accuracy pooled
-   (every clip against all 296 labels) and within each source (against its label set), split into clips
-   whose label was / was not seen in training; audio<->text R@1/R@5 on the 200 eval mixtures of MiniAudio;
+   (every clip against all 292 labels of the six label sets) and within each source (against its label
+   set), split into clips whose label was / was not seen in training; audio<->text R@1/R@5 on the 200 eval mixtures of MiniAudio;
 2. class-disjoint: per label group k, heads trained without group k (as in the fold search), tested on
    the eval clips whose labels that fit never saw, and on 200 mixtures of those clips (mean over groups);
 3. leave-one-source-out: heads trained without source S (no clip of S, no mixture containing S), tested
    on all clips of S (none was seen), balanced accuracy within each clip's label set;
-4. descriptions: the cone (mean off-diagonal audio-audio cosine), paired audio-text cosine, and modality
+4. a post-hoc table of the same checks for every w of the grid at the chosen steps (a description of the
+   trade-off; the defaults come only from the fold search of ``miniclap_train``);
+5. descriptions: the cone (mean off-diagonal audio-audio cosine), paired audio-text cosine, and modality
    separability (5-fold logistic-regression accuracy, audio vs caption embeddings).
 Every miniclap variant uses the defaults (steps, w) stored with the heads; tagclap = w 0 (same scores).
 """
@@ -27,7 +29,7 @@ from mats_lib.encoders.miniclap import FrozenTowers, default_heads_path, embed_f
 from mats_lib.encoders.miniclap_heads import load_heads
 from mats_lib.encoders.miniclap_pairs import (clip_items, label_groups, mixture_items, training_items,
                                               zero_shot_prompt)
-from mats_lib.encoders.miniclap_train import TextTable, TrainSettings, evaluate, train_heads
+from mats_lib.encoders.miniclap_train import W_GRID, TextTable, TrainSettings, evaluate, train_heads
 from mats_lib.paths import data_dir
 from mats_lib.retrieval import recall_at_k
 from mats_lib.seed import make_generators, seed_everything
@@ -134,9 +136,10 @@ def main() -> None:
                             "n_mixtures": len(scenes), **eval_part}
 
     # 2. class-disjoint folds
-    folds = []
+    folds, disjoint_heads = [], []
     for k, (fit, test_clips, test, mixtures) in enumerate(disjoint):
         fold_heads = train_heads(fit, text, steps, seed=args.seed * 1000 + k, settings=settings)
+        disjoint_heads.append(fold_heads)
         candidates = sorted({c["label"] for c in test_clips})
         row = {"n_clips": len(test_clips), "n_labels": len(candidates)}
         for name, wv in variants.items():
@@ -147,7 +150,7 @@ def main() -> None:
                                                           for key in folds[0][name]} for name in variants}}
 
     # 3. leave one source out
-    loso = {}
+    loso, loso_parts = {}, {}
     for source in sorted({c["source"] for c in all_clips}):
         by_id = {c["clip_id"]: c["source"] for c in all_clips}
         keep = [i for i, ms in enumerate(train.members) if all(by_id[m] != source for m in ms)]
@@ -158,12 +161,28 @@ def main() -> None:
         for name, wv in variants.items():
             row[name] = balanced(within_label_set(fold_heads, text, test_clips, test, label_sets, wv),
                                  [c["label"] for c in test_clips])
+        loso_parts[source] = (fold_heads, test_clips, test)
         row["delta"] = row["miniclap"] - row["tagclap"]
         row["gate_pass"] = bool(row["delta"] >= -0.02)
         loso[source] = row
     report["leave_one_source_out"] = loso
 
-    # 4. descriptions (eval clips and their "the sound of <label>" prompts)
+    # 4. post-hoc sensitivity to w at the chosen steps: a description, never used to choose the defaults
+    sensitivity = {}
+    for wv in W_GRID:
+        row = {"eval_pooled": float(zero_shot(heads, text, evals.features, [c["label"] for c in eval_clips], all_labels, wv).mean()),
+               "eval_a2t_R@5": recall_at_k(embed_features(heads, scene_feats, wv),
+                                           embed_unit_text(heads, text([s["caption"] for s in scenes]), wv), 5)}
+        fold_rows = [evaluate(h, text, test, sorted({c["label"] for c in tc}), m, wv)
+                     for h, (_, tc, test, m) in zip(disjoint_heads, disjoint)]
+        row["disjoint_zero_shot"] = float(np.mean([f["zero_shot"] for f in fold_rows]))
+        row["disjoint_a2t_R@5"] = float(np.mean([f["a2t_R@5"] for f in fold_rows]))
+        row["loso_balanced"] = {src_: balanced(within_label_set(h, text, tc, test, label_sets, wv), [c["label"] for c in tc])
+                                for src_, (h, tc, test) in loso_parts.items()}
+        sensitivity[str(wv)] = row
+    report["w_sensitivity_post_hoc"] = sensitivity
+
+    # 5. descriptions (eval clips and their "the sound of <label>" prompts)
     prompts = [zero_shot_prompt(c["label"]) for c in eval_clips]
     report["descriptions"] = {name: describe(heads, text, evals.features, prompts, wv)
                               for name, wv in {**variants, "heads_only": 1.0}.items()}
@@ -191,6 +210,15 @@ def print_table(r: dict) -> None:
     rows += [(f"{k}", r["descriptions"]["tagclap"][k], r["descriptions"]["miniclap"][k]) for k in r["descriptions"]["tagclap"]]
     for name, a, b in rows:
         print(f"{name:44s}{a:9.3f}{b:10.3f}")
+    sens = r["w_sensitivity_post_hoc"]
+    sources = list(next(iter(sens.values()))["loso_balanced"])
+    print("post-hoc sensitivity to w (steps fixed; not used to choose): eval pooled, eval a2t R@5, "
+          "class-disjoint zero-shot, R@5, then LOSO balanced accuracy per source")
+    print(f"{'w':>5s}" + "".join(f"{k[:10]:>11s}" for k in ["ev-pooled", "ev-R@5", "cd-zs", "cd-R@5", *sources]))
+    for w, row in sens.items():
+        values = [row["eval_pooled"], row["eval_a2t_R@5"], row["disjoint_zero_shot"], row["disjoint_a2t_R@5"],
+                  *row["loso_balanced"].values()]
+        print(f"{float(w):5.2f}" + "".join(f"{v:11.3f}" for v in values))
 
 
 if __name__ == "__main__":

@@ -182,3 +182,14 @@ def test_built_heads_were_trained_on_audio_train_clips_only():
     split = {c["clip_id"]: c["split"] for c in clips}
     assert info["train_clip_ids"] and all(split[c] == "train" for c in info["train_clip_ids"])
     assert info["sha256"] == file_sha256(default_heads_path())
+
+
+def test_the_study_switches_encoder_by_one_setting(tmp_path, tmp_cache):
+    from mats_lib.config import load_config
+
+    heads = tmp_path / "heads.safetensors"
+    save_heads(MiniClapHeads(SMALL_HEADS), heads, {"default_w": 0.25})
+    cfg = load_config("mini", overrides={"encoder.name": "miniclap", "encoder.checkpoint": str(heads)})
+    # the call training.py and inference.py make for every backend but tagclap
+    enc = create_encoder(cfg.encoder.name, cache=False, progress=False, checkpoint=cfg.encoder.checkpoint)
+    assert enc.name == "miniclap" and enc.dim == 768 and enc.heads_path == heads

@@ -164,14 +164,14 @@ def git_revision() -> str:
 
 
 def build_heads(seed: int = 0, out: Path | None = None, settings: TrainSettings = TrainSettings(),
-                heads_config: HeadsConfig = HeadsConfig(), root: Path | None = None, progress: bool = True) -> Path:
+                heads_config: HeadsConfig = HeadsConfig(), root: Path | None = None) -> Path:
     """Pairs -> fold search -> final heads on the whole audio-train split; returns the heads file."""
     root = Path(root or data_dir() / "miniaudio")
     out = Path(out or default_heads_path(seed))
     gens = make_generators(seed)
     clips = [c for c in json.loads((root / "clips.json").read_text()) if c["split"] == "train"]
     groups = label_groups([c["label"] for c in clips], settings.groups, gens.child("label-groups").numpy)
-    towers = FrozenTowers(progress=progress)
+    towers = FrozenTowers(progress=False)  # the mixture chunks show their own progress
     items = training_items(root, clips, groups, settings.mixtures_per_group, gens, towers)
     text = TextTable([c for caps in items.captions for c in caps]
                      + [zero_shot_prompt(c["label"]) for c in clips])
