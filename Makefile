@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup system-packages assets data train train-audio caption-examples bench-embeddings transfer-table test reproduce-all encoder-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: help setup system-packages assets data train train-audio caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -23,6 +23,8 @@ help:
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio table, seeds 0 and 1 (trains what is missing)"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
+	@echo "make miniclap        train miniclap's heads on the audio-train split (SEED=0; skipped when up to date)"
+	@echo "make miniclap-report tagclap vs miniclap: eval split, class-disjoint, leave-one-source-out"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
 
 # ---------------------------------------------------------------------------------------- set-up
@@ -85,7 +87,19 @@ bench-embeddings: data
 encoder-report: setup
 	$(PY) scripts/encoder_report.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report train caption-examples transfer-table
+MINICLAP := $(BUILD)/miniclap/heads-seed$(SEED).safetensors
+
+# The heads depend on the miniclap code and the data; the sub-make sees clips.json once `data` made it.
+miniclap: data
+	@$(MAKE) --no-print-directory $(MINICLAP)
+
+$(MINICLAP): $(wildcard mats_lib/encoders/miniclap*.py) $(wildcard $(BUILD)/data/miniaudio/clips.json)
+	$(PY) -m mats_lib.encoders.miniclap_train --seed $(SEED)
+
+miniclap-report: miniclap
+	$(PY) scripts/miniclap_report.py --seed $(SEED)
+
+reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

@@ -3,6 +3,7 @@
 | name      | what                                                   | runs here |
 |-----------|--------------------------------------------------------|-----------|
 | tagclap   | YAMNet class scores x MiniLM class-name embeddings     | yes (default) |
+| miniclap  | tagclap + contrastive residual heads (`make miniclap`) | yes           |
 | msclap    | Microsoft CLAP 2023 from a checkpoint (the paper's)    | with `.[paper]` + weights |
 | laion     | LAION-CLAP from a checkpoint                           | with `.[paper]` + weights |
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from .base import AudioTextEncoder, l2_normalize
 from .cache import EmbeddingCache
 
-ENCODERS = ("tagclap", "msclap", "laion")
+ENCODERS = ("tagclap", "miniclap", "msclap", "laion")
 
 
 def create_encoder(name: str, **settings) -> AudioTextEncoder:
@@ -20,6 +21,10 @@ def create_encoder(name: str, **settings) -> AudioTextEncoder:
         from .tagclap import TagClap
 
         return TagClap(**settings)
+    if name == "miniclap":
+        from .miniclap import MiniClap
+
+        return MiniClap(**settings)
     if name == "msclap":
         from .checkpoint_clap import MSClap
 

@@ -1,0 +1,148 @@
+"""MiniCLAP's pieces: audio features from the frozen towers, residual heads, the contrastive loss, the ensemble.
+
+Axes: b batch, p patches, d feature. Shapes in comments.
+
+audio features x = [tagclap unit vector (384) | YAMNet embedding, mean over patches (1024)
+                    | YAMNet embedding, ramp-weighted over patches (1024)]
+The ramp weights go from -1 (first patch) to +1 (last), so "X then Y" and "Y then X" get opposite ramp
+features while their means agree: mean pooling alone cannot order events (prototype_findings.md).
+
+heads: a(x) = normalise(tag(x) + MLP_a(standardise(x)));  t(u) = normalise(u + MLP_t(u)), u = unit MiniLM.
+The last layer of each MLP starts at zero, so before training a == tagclap audio and t == tagclap text.
+
+ensemble: e = [sqrt(1-w) tagclap | sqrt(w) head], so e_audio . e_text = (1-w) cos_tagclap + w cos_heads
+with one unit vector per item (dimension 768 whatever w is).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+TAG_DIM = 384  # tagclap / MiniLM space
+YAMNET_DIM = 1024
+FEATURE_DIM = TAG_DIM + 2 * YAMNET_DIM
+POOLING = "tag-mean+yamnet-mean+ramp"  # names the feature layout above; part of every settings()
+
+
+def ramp_weights(p: int) -> np.ndarray:
+    """[p] weights from -1 (first patch) to +1 (last); zeros for a single patch."""
+    return np.linspace(-1.0, 1.0, p, dtype=np.float32) if p > 1 else np.zeros(1, dtype=np.float32)
+
+
+def pool_features(tag_unit: np.ndarray, patch_embeddings: np.ndarray) -> np.ndarray:
+    """tagclap unit vector [384] + YAMNet patch embeddings [p, 1024] -> audio features [2432]."""
+    mean = patch_embeddings.mean(0)  # [1024]
+    ramp = (ramp_weights(len(patch_embeddings))[:, None] * patch_embeddings).mean(0)  # [1024], order-aware
+    return np.concatenate([tag_unit, mean, ramp]).astype(np.float32)
+
+
+@dataclass
+class HeadsConfig:
+    hidden: int = 512
+    """Width of each head's hidden layer [open]; two small MLPs, ~1.6M parameters in all."""
+    init_temperature: float = 0.05
+    """Initial softmax temperature of the InfoNCE loss; it is learned (as log 1/T, capped at T = 0.01)."""
+
+
+class ResidualHead(nn.Module):
+    """x [b, d_in] -> base [b, 384] + MLP(x); the last layer is zero-initialised (identity at step 0)."""
+
+    def __init__(self, d_in: int, hidden: int):
+        super().__init__()
+        self.inner = nn.Linear(d_in, hidden)
+        self.outer = nn.Linear(hidden, TAG_DIM)
+        nn.init.zeros_(self.outer.weight)
+        nn.init.zeros_(self.outer.bias)
+
+    def forward(self, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        return base + self.outer(F.gelu(self.inner(x)))
+
+
+class MiniClapHeads(nn.Module):
+    def __init__(self, cfg: HeadsConfig = HeadsConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.audio = ResidualHead(FEATURE_DIM, cfg.hidden)
+        self.text = ResidualHead(TAG_DIM, cfg.hidden)
+        self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1.0 / cfg.init_temperature))))
+        # standardisation of the audio features, fitted on the training audio (set_feature_stats)
+        self.register_buffer("feature_mean", torch.zeros(FEATURE_DIM))
+        self.register_buffer("feature_std", torch.ones(FEATURE_DIM))
+
+    def set_feature_stats(self, features: torch.Tensor) -> None:
+        self.feature_mean.copy_(features.mean(0))
+        self.feature_std.copy_(features.std(0).clamp(min=1e-4))
+
+    def embed_audio(self, features: torch.Tensor) -> torch.Tensor:
+        """[b, 2432] features -> [b, 384] unit head embeddings."""
+        tag = features[:, :TAG_DIM]
+        return F.normalize(self.audio((features - self.feature_mean) / self.feature_std, tag), dim=-1)
+
+    def embed_text(self, unit_text: torch.Tensor) -> torch.Tensor:
+        """[b, 384] unit MiniLM embeddings -> [b, 384] unit head embeddings."""
+        return F.normalize(self.text(unit_text, unit_text), dim=-1)
+
+    def scale(self) -> torch.Tensor:
+        return self.logit_scale.clamp(max=float(np.log(100.0))).exp()
+
+
+def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, keys: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
+    """Symmetric InfoNCE over a batch of pairs; items with the same key (caption) are all positives.
+
+    audio, text [b, d] unit vectors, pair i = (audio[i], text[i]); keys [b] ints. Per row: -log of the
+    softmax mass on the positives, averaged over rows, then over the two directions.
+    """
+    logits = scale * audio @ text.T  # [b, b]
+    positive = keys[:, None] == keys[None, :]  # [b, b], symmetric, diagonal true
+    masked = logits.masked_fill(~positive, float("-inf"))
+    audio_to_text = (torch.logsumexp(logits, 1) - torch.logsumexp(masked, 1)).mean()
+    text_to_audio = (torch.logsumexp(logits, 0) - torch.logsumexp(masked, 0)).mean()
+    return (audio_to_text + text_to_audio) / 2
+
+
+def ensemble(tag_unit: np.ndarray, head_unit: np.ndarray, w: float) -> np.ndarray:
+    """[n, 384] tagclap + [n, 384] head unit vectors -> [n, 768] unit vectors scoring (1-w) cos_t + w cos_h."""
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"miniclap ensemble weight w must be in [0, 1], got {w}")
+    return np.concatenate([np.sqrt(1.0 - w) * tag_unit, np.sqrt(w) * head_unit], axis=1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------- files
+def save_heads(heads: MiniClapHeads, path: str | Path, meta: dict) -> str:
+    """Write the heads (safetensors) and ``<path>.json`` (config + ``meta``); returns the file's SHA-256."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().clone() for k, v in sorted(heads.state_dict().items())}
+    save_file(state, str(path), metadata={"heads_config": json.dumps(asdict(heads.cfg), sort_keys=True)})
+    digest = file_sha256(path)
+    sidecar = {"heads_config": asdict(heads.cfg), "pooling": POOLING, "sha256": digest, **meta}
+    path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2, sort_keys=True, default=str) + "\n")
+    return digest
+
+
+def load_heads(path: str | Path) -> tuple[MiniClapHeads, dict]:
+    """(heads in eval mode, sidecar dict) from a file written by :func:`save_heads`."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    with safe_open(str(path), framework="pt") as f:
+        cfg = HeadsConfig(**json.loads(f.metadata()["heads_config"]))
+    heads = MiniClapHeads(cfg)
+    heads.load_state_dict(load_file(str(path)))
+    sidecar_path = path.with_suffix(".json")
+    sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
+    return heads.eval(), sidecar
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,225 @@
+"""tagclap and miniclap side by side on MiniAudio (needs `make data` and `make miniclap`).
+
+    python scripts/miniclap_report.py [--seed 0] [--out reports/miniclap_report.json]
+
+1. eval split (random clip split; heads trained on the audio-train split): zero-shot accuracy pooled
+   (every clip against all 292 labels of the six label sets) and within each source (against its label
+   set), split into clips whose label was / was not seen in training; audio<->text R@1/R@5 on the 200 eval mixtures of MiniAudio;
+2. class-disjoint: per label group k, heads trained without group k (as in the fold search), tested on
+   the eval clips whose labels that fit never saw, and on 200 mixtures of those clips (mean over groups);
+3. leave-one-source-out: heads trained without source S (no clip of S, no mixture containing S), tested
+   on all clips of S (none was seen), balanced accuracy within each clip's label set;
+4. a post-hoc table of the same checks for every w of the grid at the chosen steps (a description of the
+   trade-off; the defaults come only from the fold search of ``miniclap_train``);
+5. descriptions: the cone (mean off-diagonal audio-audio cosine), paired audio-text cosine, and modality
+   separability (5-fold logistic-regression accuracy, audio vs caption embeddings).
+Every miniclap variant uses the defaults (steps, w) stored with the heads; tagclap = w 0 (same scores).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mats_lib.encoders.miniclap import FrozenTowers, default_heads_path, embed_features, embed_unit_text
+from mats_lib.encoders.miniclap_heads import load_heads
+from mats_lib.encoders.miniclap_pairs import (clip_items, label_groups, mixture_items, training_items,
+                                              zero_shot_prompt)
+from mats_lib.encoders.miniclap_train import W_GRID, TextTable, TrainSettings, evaluate, train_heads
+from mats_lib.paths import data_dir
+from mats_lib.retrieval import recall_at_k
+from mats_lib.seed import make_generators, seed_everything
+
+
+def zero_shot(heads, text, feats, labels, candidates, w) -> np.ndarray:
+    """[n] bool: clip i's best candidate (by prompt) is its label."""
+    audio = embed_features(heads, feats, w)
+    prompts = embed_unit_text(heads, text([zero_shot_prompt(c) for c in candidates]), w)
+    return np.asarray(candidates)[(audio @ prompts.T).argmax(1)] == np.asarray(labels)
+
+
+def within_label_set(heads, text, clips, items, label_sets, w) -> np.ndarray:
+    """[n] bool: zero-shot correctness of each clip among the labels of its own label set."""
+    correct = np.zeros(len(clips), bool)
+    for name, candidates in label_sets.items():
+        idx = [i for i, c in enumerate(clips) if c["label_set"] == name]
+        if idx:
+            correct[idx] = zero_shot(heads, text, items.features[idx], [clips[i]["label"] for i in idx], candidates, w)
+    return correct
+
+
+def balanced(correct: np.ndarray, labels: list[str]) -> float:
+    labels = np.asarray(labels)
+    return float(np.mean([correct[labels == l].mean() for l in np.unique(labels)]))
+
+
+def describe(heads, text, feats, captions, w) -> dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    audio, txt = embed_features(heads, feats, w), embed_unit_text(heads, text(captions), w)
+    sim = audio @ audio.T
+    n = len(audio)
+    x = np.concatenate([audio, txt])
+    y = np.r_[np.zeros(n), np.ones(n)]
+    probe = cross_val_score(LogisticRegression(max_iter=2000), x, y, cv=5)
+    return {"audio_audio_cos": float((sim.sum() - np.trace(sim)) / (n * (n - 1))),
+            "paired_audio_text_cos": float((audio * txt).sum(1).mean()),
+            "modality_separability": float(probe.mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--heads", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=Path("reports/miniclap_report.json"))
+    args = parser.parse_args()
+    seed_everything(args.seed)
+    start = time.perf_counter()
+    root = data_dir() / "miniaudio"
+    heads, info = load_heads(args.heads or default_heads_path(args.seed))
+    steps, w = info["steps"], info["default_w"]
+    settings = TrainSettings(**info["train_settings"])
+    gens = make_generators(info["seed"])
+    all_clips = json.loads((root / "clips.json").read_text())
+    label_sets = {k[4:]: v["labels"] for k, v in json.loads((root / "labels.json").read_text()).items() if k.startswith("cls_")}
+    all_labels = sorted({l for v in label_sets.values() for l in v})
+    train_clips = [c for c in all_clips if c["split"] == "train"]
+    eval_clips = [c for c in all_clips if c["split"] == "eval"]
+    groups = label_groups([c["label"] for c in train_clips], settings.groups, gens.child("label-groups").numpy)
+    assert groups == info["label_groups"], "heads were built from other label groups (rebuild with `make miniclap`)"
+    towers = FrozenTowers(progress=False)
+    train = training_items(root, train_clips, groups, settings.mixtures_per_group, gens, towers)
+    evals = clip_items(root, eval_clips, towers)
+    scenes = [s for s in json.loads((root / "scenes.json").read_text()) if s["split"] == "eval"]
+    scene_feats = towers.embed_audio([root / s["audio_id"] for s in scenes])
+    # class-disjoint test sets: per label group k, the eval clips whose labels the fit without k never saw
+    group_of = np.array([groups[l[0]] for l in train.labels])
+    disjoint = []
+    for k in range(settings.groups):
+        fit = train.subset(np.flatnonzero(group_of != k).tolist())
+        fit_labels = {l for ls in fit.labels for l in ls}
+        test_clips = [c for c in eval_clips if c["label"] not in fit_labels]
+        mixtures = mixture_items(root, test_clips, 200, gens.child(f"report-disjoint-mixtures-{k}").numpy, towers,
+                                 prefix=f"eval_disjoint_g{k}")
+        disjoint.append((fit, test_clips, clip_items(root, test_clips, towers), mixtures))
+    texts = ([c for caps in train.captions for c in caps] + [zero_shot_prompt(l) for l in all_labels]
+             + [s["caption"] for s in scenes] + [c[0] for *_, m in disjoint for c in m.captions])
+    text = TextTable(texts)
+    variants = {"tagclap": 0.0, "miniclap": w}
+    report = {"heads": str(args.heads or default_heads_path(args.seed)), "heads_sha256": info["sha256"],
+              "defaults": {"steps": steps, "w": w}, "selection_rule": info["selection"]["rule"]}
+
+    # 1. eval split
+    seen = {c["label"] for c in train_clips}
+    is_seen = np.array([c["label"] in seen for c in eval_clips])
+    sources = sorted({c["source"] for c in eval_clips})
+    src = np.array([c["source"] for c in eval_clips])
+    eval_part = {}
+    for name, wv in variants.items():
+        pooled = zero_shot(heads, text, evals.features, [c["label"] for c in eval_clips], all_labels, wv)
+        within = within_label_set(heads, text, eval_clips, evals, label_sets, wv)
+        mix_audio = embed_features(heads, scene_feats, wv)
+        mix_text = embed_unit_text(heads, text([s["caption"] for s in scenes]), wv)
+        eval_part[name] = {
+            "pooled": float(pooled.mean()), "pooled_seen_label": float(pooled[is_seen].mean()),
+            "pooled_unseen_label": float(pooled[~is_seen].mean()),
+            "within_label_set": {s: float(within[src == s].mean()) for s in sources},
+            "within_label_set_all": float(within.mean()),
+            "mixtures": {f"{d}_R@{k}": recall_at_k(*((mix_audio, mix_text) if d == "a2t" else (mix_text, mix_audio)), k)
+                         for d in ("a2t", "t2a") for k in (1, 5)}}
+    report["eval_split"] = {"n_clips": len(eval_clips), "n_seen_label": int(is_seen.sum()), "n_labels": len(all_labels),
+                            "n_mixtures": len(scenes), **eval_part}
+
+    # 2. class-disjoint folds
+    folds, disjoint_heads = [], []
+    for k, (fit, test_clips, test, mixtures) in enumerate(disjoint):
+        fold_heads = train_heads(fit, text, steps, seed=args.seed * 1000 + k, settings=settings)
+        disjoint_heads.append(fold_heads)
+        candidates = sorted({c["label"] for c in test_clips})
+        row = {"n_clips": len(test_clips), "n_labels": len(candidates)}
+        for name, wv in variants.items():
+            r = evaluate(fold_heads, text, test, candidates, mixtures, wv)
+            row[name] = {key: r[key] for key in ("zero_shot", "a2t_R@1", "a2t_R@5", "t2a_R@1", "t2a_R@5")}
+        folds.append(row)
+    report["class_disjoint"] = {"folds": folds, **{name: {key: float(np.mean([f[name][key] for f in folds]))
+                                                          for key in folds[0][name]} for name in variants}}
+
+    # 3. leave one source out
+    loso, loso_parts = {}, {}
+    for source in sorted({c["source"] for c in all_clips}):
+        by_id = {c["clip_id"]: c["source"] for c in all_clips}
+        keep = [i for i, ms in enumerate(train.members) if all(by_id[m] != source for m in ms)]
+        fold_heads = train_heads(train.subset(keep), text, steps, seed=args.seed, settings=settings)
+        test_clips = [c for c in all_clips if c["source"] == source]
+        test = clip_items(root, test_clips, towers)
+        row = {"n_clips": len(test_clips), "n_labels": len({c["label"] for c in test_clips})}
+        for name, wv in variants.items():
+            row[name] = balanced(within_label_set(fold_heads, text, test_clips, test, label_sets, wv),
+                                 [c["label"] for c in test_clips])
+        loso_parts[source] = (fold_heads, test_clips, test)
+        row["delta"] = row["miniclap"] - row["tagclap"]
+        row["gate_pass"] = bool(row["delta"] >= -0.02)
+        loso[source] = row
+    report["leave_one_source_out"] = loso
+
+    # 4. post-hoc sensitivity to w at the chosen steps: a description, never used to choose the defaults
+    sensitivity = {}
+    for wv in W_GRID:
+        row = {"eval_pooled": float(zero_shot(heads, text, evals.features, [c["label"] for c in eval_clips], all_labels, wv).mean()),
+               "eval_a2t_R@5": recall_at_k(embed_features(heads, scene_feats, wv),
+                                           embed_unit_text(heads, text([s["caption"] for s in scenes]), wv), 5)}
+        fold_rows = [evaluate(h, text, test, sorted({c["label"] for c in tc}), m, wv)
+                     for h, (_, tc, test, m) in zip(disjoint_heads, disjoint)]
+        row["disjoint_zero_shot"] = float(np.mean([f["zero_shot"] for f in fold_rows]))
+        row["disjoint_a2t_R@5"] = float(np.mean([f["a2t_R@5"] for f in fold_rows]))
+        row["loso_balanced"] = {src_: balanced(within_label_set(h, text, tc, test, label_sets, wv), [c["label"] for c in tc])
+                                for src_, (h, tc, test) in loso_parts.items()}
+        sensitivity[str(wv)] = row
+    report["w_sensitivity_post_hoc"] = sensitivity
+
+    # 5. descriptions (eval clips and their "the sound of <label>" prompts)
+    prompts = [zero_shot_prompt(c["label"]) for c in eval_clips]
+    report["descriptions"] = {name: describe(heads, text, evals.features, prompts, wv)
+                              for name, wv in {**variants, "heads_only": 1.0}.items()}
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    report["machine"] = platform.processor() or platform.machine()
+    print_table(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {args.out} ({report['seconds']} s)")
+
+
+def print_table(r: dict) -> None:
+    e, d = r["eval_split"], r["class_disjoint"]
+    print(f"miniclap defaults: steps {r['defaults']['steps']}, w {r['defaults']['w']}")
+    print(f"{'':44s}{'tagclap':>9s}{'miniclap':>10s}")
+    rows = [("eval: zero-shot pooled", e["tagclap"]["pooled"], e["miniclap"]["pooled"]),
+            ("eval: zero-shot pooled, seen labels", e["tagclap"]["pooled_seen_label"], e["miniclap"]["pooled_seen_label"]),
+            ("eval: zero-shot pooled, unseen labels", e["tagclap"]["pooled_unseen_label"], e["miniclap"]["pooled_unseen_label"]),
+            ("eval: zero-shot within label set", e["tagclap"]["within_label_set_all"], e["miniclap"]["within_label_set_all"])]
+    rows += [(f"eval: within label set, {s}", e["tagclap"]["within_label_set"][s], e["miniclap"]["within_label_set"][s])
+             for s in e["tagclap"]["within_label_set"]]
+    rows += [(f"eval mixtures: {k}", e["tagclap"]["mixtures"][k], e["miniclap"]["mixtures"][k]) for k in e["tagclap"]["mixtures"]]
+    rows += [(f"class-disjoint: {k}", d["tagclap"][k], d["miniclap"][k]) for k in d["tagclap"]]
+    rows += [(f"leave-one-source-out: {s} (bal. acc)", v["tagclap"], v["miniclap"]) for s, v in r["leave_one_source_out"].items()]
+    rows += [(f"{k}", r["descriptions"]["tagclap"][k], r["descriptions"]["miniclap"][k]) for k in r["descriptions"]["tagclap"]]
+    for name, a, b in rows:
+        print(f"{name:44s}{a:9.3f}{b:10.3f}")
+    sens = r["w_sensitivity_post_hoc"]
+    sources = list(next(iter(sens.values()))["loso_balanced"])
+    print("post-hoc sensitivity to w (steps fixed; not used to choose): eval pooled, eval a2t R@5, "
+          "class-disjoint zero-shot, R@5, then LOSO balanced accuracy per source")
+    print(f"{'w':>5s}" + "".join(f"{k[:10]:>11s}" for k in ["ev-pooled", "ev-R@5", "cd-zs", "cd-R@5", *sources]))
+    for w, row in sens.items():
+        values = [row["eval_pooled"], row["eval_a2t_R@5"], row["disjoint_zero_shot"], row["disjoint_a2t_R@5"],
+                  *row["loso_balanced"].values()]
+        print(f"{float(w):5.2f}" + "".join(f"{v:11.3f}" for v in values))
+
+
+if __name__ == "__main__":
+    main()
