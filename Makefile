@@ -57,7 +57,7 @@ $(BUILD)/assets/.stamp: $(VENV)/.deps-stamp mats_lib/assets.py
 data: setup
 	$(PY) -m mats_lib.data.build --seed $(SEED)
 
-test: setup data
+test: setup data miniclap
 	$(PY) -m pytest -q
 
 RUN := build/runs/mini-text-tagclap-seed$(SEED)
@@ -76,7 +76,7 @@ build/runs/mini-audio-tagclap-seed$(SEED)/final/trainable.safetensors: experimen
 # raw / noise / memory / Santa and MATS-Audio, training seeds 0 and 1, with bootstrap CIs
 transfer-table: data
 	$(MAKE) train SEED=0 && $(MAKE) train SEED=1 && $(MAKE) train-audio SEED=0 && $(MAKE) train-audio SEED=1
-	$(PY) scripts/transfer_table.py --seeds 0 1
+	$(PY) scripts/transfer_table.py --seeds 0 1 --max-items 64 --beams 1
 
 caption-examples: train
 	$(PY) scripts/caption_examples.py $(RUN)

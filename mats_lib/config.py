@@ -55,6 +55,8 @@ class LLMConfig:
 
 @dataclass
 class MapperConfig:
+    kind: Literal["transformer", "mlp"] = "transformer"
+    """The paper's transformer mapper [cfg], or ClipCap's MLP (mlp_ratio x d hidden units) [open]."""
     prefix_length: int = 40
     """Soft prefix tokens P fed to the LLM [cfg]."""
     num_layers: int = 8

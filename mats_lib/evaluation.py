@@ -45,7 +45,7 @@ class EvalSettings:
                               "caption_scenes", "qa_scenes")
     seed: int = 0
     batch_size: int = 16
-    max_items: int | None = None  # per task, for quick runs
+    max_items: int | None = None  # per task: a seeded random subset, for runs on a small CPU budget
     num_beams: int = 4
     santa: SantaSettings = field(default_factory=SantaSettings)
     bootstrap_resamples: int = 1000
@@ -151,7 +151,9 @@ def evaluate_run(run: str | Path, out_dir: str | Path, settings: EvalSettings = 
     results: dict = {}
     for task in settings.tasks:
         records, _ = load_eval_records(root / "eval" / f"{task}.jsonl", root)
-        records = records[: settings.max_items] if settings.max_items else records
+        if settings.max_items and len(records) > settings.max_items:  # a seeded subset, not the first N (files are sorted)
+            keep = np.random.default_rng(derive_seed(settings.seed, f"subset/{task}")).permutation(len(records))
+            records = [records[i] for i in sorted(keep[: settings.max_items])]
         zero_shot_guard(records, train_texts, task)
         ids = sorted({r["audio_id"] for r in records})
         table = dict(zip(ids, torch.from_numpy(encoder.embed_audio([root / i for i in ids]))))

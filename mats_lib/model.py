@@ -38,11 +38,43 @@ class TransformerMapper(nn.Module):
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:  # [b, d] -> [b, p, h]
         b, d = embedding.shape
-        x = F.normalize(embedding.float(), dim=-1)
+        # Unit norm as in the paper, then x sqrt(d) so the expanding linear layer sees unit-variance
+        # coordinates. This only reparametrises that layer (same function class), but at its default init
+        # a unit vector gives outputs ~0.03 that a few hundred steps learn to ignore: the prefix became a
+        # constant soft prompt (input-dependent part 2.6% of its size) in the mini run before this scale.
+        x = F.normalize(embedding.float(), dim=-1) * d**0.5
         x = self.expand(x).view(b, self.prefix_length, d)  # [b, p, d]
         x = torch.cat([x, self.queries.expand(b, -1, -1)], dim=1)  # [b, 2p, d]
         x = self.transformer(x)[:, self.prefix_length :]  # [b, p, d]
         return self.project(x)  # [b, p, h]
+
+
+class MLPMapper(nn.Module):
+    """ClipCap/CapDec's MLP mapper: normalise -> linear -> GELU -> linear to p tokens of width h.
+
+    Not the paper's mapper: the mini preset uses it because, in a few hundred CPU steps, the transformer
+    mapper learned a constant soft prompt that ignored its input (README, "Training").
+    """
+
+    def __init__(self, embed_dim: int, llm_hidden: int, cfg: MapperConfig):
+        super().__init__()
+        self.prefix_length, self.hidden = cfg.prefix_length, llm_hidden
+        width = int(cfg.mlp_ratio * embed_dim)
+        self.net = nn.Sequential(nn.Linear(embed_dim, width), nn.GELU(), nn.Dropout(cfg.dropout),
+                                 nn.Linear(width, cfg.prefix_length * llm_hidden))
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:  # [b, d] -> [b, p, h]
+        b, d = embedding.shape
+        x = F.normalize(embedding.float(), dim=-1) * d**0.5
+        return self.net(x).view(b, self.prefix_length, self.hidden)
+
+
+def build_mapper(embed_dim: int, llm_hidden: int, cfg: MapperConfig) -> nn.Module:
+    if cfg.kind == "transformer":
+        return TransformerMapper(embed_dim, llm_hidden, cfg)
+    if cfg.kind == "mlp":
+        return MLPMapper(embed_dim, llm_hidden, cfg)
+    raise ValueError(f"unknown mapper.kind {cfg.kind!r}")
 
 
 # --------------------------------------------------------------------------------------------- LLM
@@ -141,7 +173,7 @@ class MATS(nn.Module):
         self.llm = llm
         self.tokenizer = tokenizer
         hidden = llm.get_input_embeddings().weight.shape[1]
-        self.mapper = TransformerMapper(embed_dim, hidden, cfg.mapper)
+        self.mapper = build_mapper(embed_dim, hidden, cfg.mapper)
         self.max_answer_tokens = cfg.data.max_answer_tokens
 
     def forward(self, embedding: torch.Tensor, batch: PromptBatch) -> torch.Tensor:

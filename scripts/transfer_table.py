@@ -37,14 +37,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--max-items", type=int, default=None)
+    parser.add_argument("--beams", type=int, default=4, help="beam width (the paper: 4)")
     parser.add_argument("--runs", default="build/runs")
     args = parser.parse_args()
-    settings = EvalSettings(max_items=args.max_items)
+    settings = EvalSettings(max_items=args.max_items, num_beams=args.beams)
     lines, table = ["# Modality transfers on MiniAudio (eval part)", ""], {}
     lines.append("Setting: tagclap (YAMNet + MiniLM stand-in CLAP, 384-d) + SmolLM2-135M with LoRA, mini preset "
                  "(not the paper's MS-CLAP + Vicuna-7B). Cells: mean [95% bootstrap CI over items]. "
-                 f"Command: `python scripts/transfer_table.py --seeds {' '.join(map(str, args.seeds))}`"
-                 + (f" --max-items {args.max_items}" if args.max_items else "") + ".")
+                 f"Command: `python scripts/transfer_table.py --seeds {' '.join(map(str, args.seeds))}"
+                 + (f" --max-items {args.max_items}" if args.max_items else "") + f" --beams {args.beams}`"
+                 + (f"; a seeded random subset of at most {args.max_items} items per task" if args.max_items else "")
+                 + (" and greedy decoding (the paper: beam 4), to fit a 2-core CPU" if args.beams == 1 else "") + ".")
     for seed in args.seeds:
         runs = Path(args.runs)
         text = evaluate(REPO_ROOT / runs / f"mini-text-tagclap-seed{seed}", settings.transfers, settings)

@@ -26,6 +26,16 @@ def test_mapper_shapes_and_normalisation():
     torch.testing.assert_close(out, mapper(7.0 * x))  # the mapper L2-normalises its input first
 
 
+def test_mlp_mapper_shapes_and_normalisation():
+    from mats_lib.model import build_mapper
+
+    cfg = load_config("mini").mapper
+    mapper = build_mapper(32, 24, cfg)
+    x = torch.randn(3, 32)
+    assert mapper(x).shape == (3, cfg.prefix_length, 24)
+    torch.testing.assert_close(mapper(x), mapper(0.1 * x))
+
+
 def test_prompt_carries_tag_and_instruction(tiny):
     _, tokenizer, _ = tiny
     batch = build_prompt_batch(tokenizer, ["[audio caption audiocaps]"], ["Describe the audio."], ["a dog barks"])
