@@ -32,6 +32,13 @@ class LoadReport:
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
 
+    def skip_or_raise(self, error: RecordError, on_error: OnError) -> None:
+        """Raise the error, or count it and go on (``on_error="skip"``)."""
+        if on_error == "raise":
+            raise error
+        self.skipped += 1
+        self.problems.append(str(error))
+
 
 def _iter_json_items(path: Path) -> Iterator[tuple[int, object]]:
     """(line number, item) for a JSONL file, or for the elements of a top-level JSON array."""
@@ -97,10 +104,7 @@ def _load(path, fields, data_root, on_error) -> tuple[list[dict], LoadReport]:
         try:
             records.append(_check(item, line, path, fields, data_root))
         except RecordError as error:
-            if on_error == "raise":
-                raise
-            report.skipped += 1
-            report.problems.append(str(error))
+            report.skip_or_raise(error, on_error)
     report.loaded = len(records)
     return records, report
 
@@ -142,9 +146,6 @@ def esc50_records(meta_csv: str | Path, audio_dir: str | Path, folds: tuple[int,
                 records.append({"audio_id": row["filename"], "output": row["category"].replace("_", " "),
                                 "task": task.name, "instruction": task.instruction})
             except RecordError as error:
-                if on_error == "raise":
-                    raise
-                report.skipped += 1
-                report.problems.append(str(error))
+                report.skip_or_raise(error, on_error)
     report.loaded = len(records)
     return records, report
