@@ -22,7 +22,7 @@ from .config import Config, resolve_path
 from .data.audiotia import normalise, signature
 from .data.records import load_eval_records, load_train_records
 from .data.tasks import get_task
-from .encoders import create_encoder
+from .encoders import encoder_from_config
 from .inference import Decoding, generate, load_trained
 from .metrics import (CAPTION_METRICS, accuracy_items, bootstrap_ci, caption_metrics, match_to_classes, mean_average_precision,
                       postprocess, qa_items)
@@ -140,8 +140,7 @@ def evaluate_run(run: str | Path, out_dir: str | Path, settings: EvalSettings = 
     santa_settings = settings.santa
     if state.get("noise_variance", 0) > 0:  # noise and Santa use the variance the model was trained with
         santa_settings = SantaSettings(**{**asdict(santa_settings), "noise_variance": float(state["noise_variance"])})
-    encoder_settings = {"checkpoint": cfg.encoder.checkpoint} if cfg.encoder.name != "tagclap" else {"pooling": cfg.encoder.pooling}
-    encoder = create_encoder(cfg.encoder.name, progress=progress, **encoder_settings)
+    encoder = encoder_from_config(cfg.encoder, progress=progress)
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
     labels = json.loads((root / "labels.json").read_text())
     train_texts = training_captions(cfg) if cfg.data.modality == "text" else []

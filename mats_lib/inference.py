@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from .config import Config, config_from_dict
 from .data.tasks import get_task
-from .encoders import create_encoder
+from .encoders import encoder_from_config
 from .model import MATS, build_prompt_batch, load_llm
 from .training import find_checkpoint
 
@@ -75,8 +75,7 @@ def load_trained(run_or_checkpoint: str | Path) -> tuple[MATS, Config]:
     ckpt = find_checkpoint(run_or_checkpoint)
     cfg = config_from_dict(yaml.safe_load((ckpt / "config.yaml").read_text()))
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
-    encoder_dim = create_encoder(cfg.encoder.name, cache=False, progress=False,
-                                 **({"checkpoint": cfg.encoder.checkpoint} if cfg.encoder.name != "tagclap" else {})).dim
+    encoder_dim = encoder_from_config(cfg.encoder, cache=False, progress=False).dim
     model = MATS(llm, tokenizer, encoder_dim, cfg)
     model.load_trainable_state_dict(load_file(str(ckpt / "trainable.safetensors")))
     return model.eval(), cfg

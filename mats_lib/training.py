@@ -33,7 +33,7 @@ from .data.records import load_eval_records, load_train_records
 from .data.sampling import SourceSampler
 from .data.labels import noun_phrase
 from .data.tasks import get_task
-from .encoders import create_encoder
+from .encoders import encoder_from_config
 from .model import MATS, build_prompt_batch, load_llm
 from .noise import calibrate_noise_variance, noisy_unit
 from .paths import REPO_ROOT
@@ -197,15 +197,14 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
 def _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_step, progress) -> TrainResult:
     start_time = time.perf_counter()
     gens = seed_everything(cfg.seed)
-    encoder_settings = {"checkpoint": cfg.encoder.checkpoint} if cfg.encoder.name != "tagclap" else {"pooling": cfg.encoder.pooling}
-    encoder = create_encoder(cfg.encoder.name, progress=progress and rank == 0, **encoder_settings)
+    encoder = encoder_from_config(cfg.encoder, progress=progress and rank == 0)
     sources, ratios = load_sources(cfg)
     noise_variance, noise_info = resolve_noise_variance(cfg, encoder) if cfg.data.modality == "text" else (0.0, {})
     if noise_info or cfg.data.modality == "text":
         tracker.log_params({"noise.variance_used": noise_variance, **noise_info})
     on_the_fly = cfg.data.embeddings == "on_the_fly"
     if on_the_fly:
-        live_encoder = create_encoder(cfg.encoder.name, cache=False, progress=False, **encoder_settings)
+        live_encoder = encoder_from_config(cfg.encoder, cache=False, progress=False)
     else:
         table = embed_sources(cfg, encoder, sources)
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 import torch
 
 from mats_lib.evaluation import memory_bank, training_captions
-from mats_lib.encoders import create_encoder
+from mats_lib.encoders import encoder_from_config
 from mats_lib.inference import Decoding, generate, load_trained
 from mats_lib.paths import data_dir
 from mats_lib.santa import SantaSettings, santa
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
     model, cfg = load_trained(args.run)
-    encoder = create_encoder(cfg.encoder.name, progress=False)
+    encoder = encoder_from_config(cfg.encoder, progress=False)
     root = data_dir() / "miniaudio"
     records = [json.loads(l) for l in (root / "eval" / "caption_scenes.jsonl").read_text().splitlines()][: args.n]
     audio = torch.from_numpy(encoder.embed_audio([root / r["audio_id"] for r in records]))

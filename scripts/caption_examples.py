@@ -12,7 +12,7 @@ import json
 
 import torch
 
-from mats_lib.encoders import create_encoder
+from mats_lib.encoders import encoder_from_config
 from mats_lib.inference import Decoding, generate, load_trained
 from mats_lib.paths import data_dir
 
@@ -26,7 +26,7 @@ def main() -> None:
     model, cfg = load_trained(args.run)
     scenes = [s for s in json.loads((data_dir() / "miniaudio" / "scenes.json").read_text()) if s["split"] == "eval"]
     captions = [s["caption"] for s in scenes[:: max(1, len(scenes) // args.n)][: args.n]]
-    encoder = create_encoder(cfg.encoder.name, progress=False)
+    encoder = encoder_from_config(cfg.encoder, progress=False)
     embeddings = torch.from_numpy(encoder.embed_text(captions))
     outputs = generate(model, embeddings, ["caption_scenes"] * len(captions), [None] * len(captions),
                        Decoding(num_beams=args.beams, max_new_tokens=40))

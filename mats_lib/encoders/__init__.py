@@ -36,4 +36,13 @@ def create_encoder(name: str, **settings) -> AudioTextEncoder:
     raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
 
 
-__all__ = ["AudioTextEncoder", "EmbeddingCache", "ENCODERS", "create_encoder", "l2_normalize"]
+def encoder_from_config(encoder_cfg, **settings) -> AudioTextEncoder:
+    """The encoder a run's ``cfg.encoder`` names, with its backend settings (checkpoint or pooling)."""
+    if encoder_cfg.name == "tagclap":
+        settings.setdefault("pooling", encoder_cfg.pooling)
+    else:
+        settings.setdefault("checkpoint", encoder_cfg.checkpoint)
+    return create_encoder(encoder_cfg.name, **settings)
+
+
+__all__ = ["AudioTextEncoder", "EmbeddingCache", "ENCODERS", "create_encoder", "encoder_from_config", "l2_normalize"]
