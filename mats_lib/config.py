@@ -117,6 +117,8 @@ class TrainConfig:
     """Steps between checkpoints (and one at the end)."""
     output_dir: str = "build/runs"
     """Checkpoints go to <output_dir>/<run name>."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto: the GPU of this process (cuda:LOCAL_RANK under torchrun) when there is one, else the CPU."""
 
 
 @dataclass

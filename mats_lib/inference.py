@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from .config import Config, config_from_dict
 from .data.tasks import get_task
 from .encoders import encoder_from_config
-from .model import MATS, build_prompt_batch, load_llm
+from .model import MATS, build_prompt_batch, load_llm, resolve_device
 from .training import find_checkpoint
 
 
@@ -70,12 +70,13 @@ def generate(model: MATS, embeddings: torch.Tensor, tasks: list[str], instructio
     return [text.strip() for text in tok.batch_decode(out, skip_special_tokens=True)]
 
 
-def load_trained(run_or_checkpoint: str | Path) -> tuple[MATS, Config]:
-    """The model of a training run (its final or latest checkpoint), with the config it was trained with."""
+def load_trained(run_or_checkpoint: str | Path, device: str = "auto") -> tuple[MATS, Config]:
+    """The model of a training run (its final or latest checkpoint), with the config it was trained with,
+    on ``device`` (auto: a GPU when there is one)."""
     ckpt = find_checkpoint(run_or_checkpoint)
     cfg = config_from_dict(yaml.safe_load((ckpt / "config.yaml").read_text()))
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
     encoder_dim = encoder_from_config(cfg.encoder, cache=False, progress=False).dim
     model = MATS(llm, tokenizer, encoder_dim, cfg)
     model.load_trainable_state_dict(load_file(str(ckpt / "trainable.safetensors")))
-    return model.eval(), cfg
+    return model.to(resolve_device(device)).eval(), cfg

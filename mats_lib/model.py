@@ -8,6 +8,8 @@ The loss covers the answer tokens (and EOS) only.
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 
 import torch
@@ -93,6 +95,15 @@ def resolve_dtype(name: str) -> torch.dtype:
     return torch.bfloat16 if cpu_has_bf16() else torch.float32
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto: this process's GPU (cuda:LOCAL_RANK, as torchrun sets it) when CUDA is there, else the CPU."""
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but torch sees no GPU (torch.cuda.is_available() is False)")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
 def load_llm(cfg: LLMConfig, seed: int = 0):
     """(peft model with LoRA on a frozen LLM, tokenizer)."""
     from peft import LoraConfig, get_peft_model
@@ -138,6 +149,11 @@ class PromptBatch:
     answer_ids: torch.Tensor | None = None  # [b, n_ans], right-padded, ends with EOS
     answer_mask: torch.Tensor | None = None  # [b, n_ans]
 
+    def to(self, device: torch.device) -> "PromptBatch":
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return PromptBatch(move(self.head_ids), move(self.tail_ids), move(self.tail_mask), move(self.answer_ids),
+                           move(self.answer_mask))
+
 
 def build_prompt_batch(tokenizer, tags: list[str], instructions: list[str], answers: list[str] | None = None,
                        max_answer_tokens: int = 150) -> PromptBatch:
@@ -179,6 +195,10 @@ class MATS(nn.Module):
     def forward(self, embedding: torch.Tensor, batch: PromptBatch) -> torch.Tensor:
         return self.loss(embedding, batch)  # DDP wraps forward()
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.mapper.parameters()).device
+
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         return {name: p.detach().cpu().contiguous() for name, p in self.named_parameters() if p.requires_grad}
 
@@ -196,10 +216,12 @@ class MATS(nn.Module):
     def embed_inputs(self, embedding: torch.Tensor, batch: PromptBatch, with_answer: bool):
         """(inputs_embeds [b, n, h], attention_mask [b, n], position_ids [b, n])."""
         table = self.llm.get_input_embeddings()
-        prefix = self.mapper(embedding).to(table.weight.dtype)  # [b, p, h]
+        batch = batch.to(self.device)  # batches are built on the CPU; the model may sit on a GPU
+        prefix = self.mapper(embedding.to(self.device)).to(table.weight.dtype)  # [b, p, h]
         b = prefix.shape[0]
         parts = [table(batch.head_ids), prefix, table(batch.tail_ids)]
-        masks = [torch.ones_like(batch.head_ids), torch.ones(b, prefix.shape[1], dtype=torch.long), batch.tail_mask]
+        masks = [torch.ones_like(batch.head_ids), torch.ones(b, prefix.shape[1], dtype=torch.long, device=self.device),
+                 batch.tail_mask]
         if with_answer:
             parts.append(table(batch.answer_ids))
             masks.append(batch.answer_mask)
@@ -220,6 +242,7 @@ class MATS(nn.Module):
         as one big batch (a token mean would weight micro-batches by their answer lengths).
         """
         inputs, mask, positions = self.embed_inputs(embedding, batch, with_answer=True)
+        batch = batch.to(self.device)
         n_ans = batch.answer_ids.shape[1]
         # Answers end every row after re-packing: logits of the last n_ans + 1 positions predict them.
         out = self.llm(inputs_embeds=inputs, attention_mask=mask, position_ids=positions, logits_to_keep=n_ans + 1)
@@ -235,5 +258,5 @@ def _right_align(ids: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor):
     """Right-padded [b, n] answers -> right-aligned (padding first), as they sit after re-packing."""
     n = ids.shape[1]
     shift = n - lengths  # [b]
-    index = (torch.arange(n).unsqueeze(0) - shift.unsqueeze(1)) % n
+    index = (torch.arange(n, device=ids.device).unsqueeze(0) - shift.unsqueeze(1)) % n
     return torch.gather(ids, 1, index), torch.gather(mask, 1, index)

@@ -34,7 +34,7 @@ from .data.sampling import SourceSampler
 from .data.labels import noun_phrase
 from .data.tasks import get_task
 from .encoders import encoder_from_config
-from .model import MATS, build_prompt_batch, load_llm
+from .model import MATS, build_prompt_batch, load_llm, resolve_device
 from .noise import calibrate_noise_variance, noisy_unit
 from .paths import REPO_ROOT
 from .seed import seed_everything
@@ -142,6 +142,8 @@ def save_checkpoint(folder: Path, model: MATS, optimizer, scheduler, sampler: So
     state = {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "sampler": sampler.state_dict(), "torch_rng": torch.get_rng_state(), "noise_rng": noise_gen.get_state(),
              "numpy_rng": np_rng.bit_generator.state, "python_rng": random.getstate(), "noise_variance": noise_variance}
+    if model.device.type == "cuda":  # LoRA dropout draws from the GPU's generator
+        state["cuda_rng"] = torch.cuda.get_rng_state(model.device)
     torch.save(state, tmp / "state.pt")
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     if folder.exists():
@@ -211,6 +213,8 @@ def _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_ste
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
     torch.manual_seed(cfg.seed)  # the mapper's init depends on the seed alone, not on what ran before
     model = MATS(llm, tokenizer, encoder.dim, cfg)
+    device = resolve_device(cfg.train.device)
+    model.to(device)  # the optimizer is made after the move, so its state lives beside the weights
     model.train()
     optimizer = make_optimizer(model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
@@ -228,8 +232,13 @@ def _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_ste
         noise_gen.set_state(state["noise_rng"])
         gens.numpy.bit_generator.state = state["numpy_rng"]
         random.setstate(state["python_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         step = int(state["step"])
-    ddp_model = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    if world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        ddp_model = model
     trainable = [p for p in model.parameters() if p.requires_grad]
     if rank == 0:
         n_train = sum(p.numel() for p in trainable)
@@ -271,7 +280,7 @@ def _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_ste
         step += 1
         window_samples += micro * world * cfg.train.grad_accum
         if world > 1:
-            mean = torch.tensor([step_loss])
+            mean = torch.tensor([step_loss], device=device)
             dist.all_reduce(mean)
             step_loss = mean.item() / world
         result.losses.append(step_loss)

@@ -82,3 +82,23 @@ def test_noise_keeps_unit_norm_and_matches_calibration():
     assert abs(cos - 1 / (1 + 384 * 0.0036) ** 0.5) < 0.01
     variance, c = calibrate_noise_variance(F.normalize(x, dim=1).numpy(), noisy.numpy())
     assert abs(c - cos) < 1e-5 and abs(variance - 0.0036) < 0.0005
+
+
+def test_device_choice(monkeypatch):
+    """auto picks this process's GPU under torchrun, the CPU without one; asking for CUDA without it is an error."""
+    from mats_lib.model import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(RuntimeError, match="no GPU"):
+            resolve_device("cuda")
+    else:
+        monkeypatch.setenv("LOCAL_RANK", "0")
+        assert resolve_device("auto") == torch.device("cuda", 0)
+
+
+def test_prompt_batch_moves_every_tensor(tiny):
+    _, tokenizer, _ = tiny
+    batch = build_prompt_batch(tokenizer, ["[single event]"], ["What is it?"], ["a dog"]).to(torch.device("meta"))
+    assert {t.device.type for t in (batch.head_ids, batch.tail_ids, batch.tail_mask, batch.answer_ids, batch.answer_mask)} == {"meta"}
