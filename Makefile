@@ -7,20 +7,22 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BUILD  := build
 SEED   ?= 0
+# The benchmark and corpus are built once from DATA_SEED: every training seed sees the same eval split.
+DATA_SEED ?= 0
 # Models and data come from local paths only: never from a hub at run time.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup system-packages assets data train train-audio caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: help setup system-packages assets data train train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
 	@echo "make reproduce-all   set up, then run the whole study pipeline (mini scale)"
 	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
-	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (SEED=0)"
-	@echo "make train           text-only MATS training, mini preset (SEED=0); train-audio: MATS-Audio"
-	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio table, seeds 0 and 1 (trains what is missing)"
+	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (DATA_SEED=0, whatever SEED is)"
+	@echo "make train           text-only MATS training, mini preset (SEED=0, ENCODER=tagclap|miniclap); train-audio: MATS-Audio"
+	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio table, both encoders, seeds 0 and 1 (trains what is missing)"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make miniclap        train miniclap's heads on the audio-train split (SEED=0; skipped when up to date)"
@@ -55,28 +57,34 @@ $(BUILD)/assets/.stamp: $(VENV)/.deps-stamp mats_lib/assets.py
 
 # ---------------------------------------------------------------------------------------- the study
 data: setup
-	$(PY) -m mats_lib.data.build --seed $(SEED)
+	$(PY) -m mats_lib.data.build --seed $(DATA_SEED)
 
 test: setup data miniclap
 	$(PY) -m pytest -q
 
-RUN := build/runs/mini-text-tagclap-seed$(SEED)
+# ENCODER=tagclap (default) or miniclap: the CLAP role of a mini run (miniclap needs its heads, `make miniclap`).
+ENCODER ?= tagclap
+RUN := build/runs/mini-text-$(ENCODER)-seed$(SEED)
+AUDIO_RUN := build/runs/mini-audio-$(ENCODER)-seed$(SEED)
+# miniclap runs read the default heads (seed 0) whatever the training seed: the CLAP stays fixed, as in the paper.
+ENCODER_HEADS := $(if $(filter miniclap,$(ENCODER)),miniclap-default,)
 
 # A finished run is not redone; delete its folder (or `make clean-runs`) to train again.
 train: $(RUN)/final/trainable.safetensors
 
-$(RUN)/final/trainable.safetensors: experiments/mini.yaml | data
-	$(PY) -m mats_lib.train --config mini --set seed=$(SEED)
+$(RUN)/final/trainable.safetensors: experiments/mini.yaml | data $(ENCODER_HEADS)
+	$(PY) -m mats_lib.train --config mini --set seed=$(SEED) --set encoder.name=$(ENCODER)
 
-train-audio: build/runs/mini-audio-tagclap-seed$(SEED)/final/trainable.safetensors
+train-audio: $(AUDIO_RUN)/final/trainable.safetensors
 
-build/runs/mini-audio-tagclap-seed$(SEED)/final/trainable.safetensors: experiments/mini.yaml | data
-	$(PY) -m mats_lib.train --config mini --set seed=$(SEED) --set data.modality=audio
+$(AUDIO_RUN)/final/trainable.safetensors: experiments/mini.yaml | data $(ENCODER_HEADS)
+	$(PY) -m mats_lib.train --config mini --set seed=$(SEED) --set encoder.name=$(ENCODER) --set data.modality=audio
 
-# raw / noise / memory / Santa and MATS-Audio, training seeds 0 and 1, with bootstrap CIs
+# raw / noise / memory / Santa and MATS-Audio, training seeds 0 and 1, under both encoders, with bootstrap CIs
 transfer-table: data
-	$(MAKE) train SEED=0 && $(MAKE) train SEED=1 && $(MAKE) train-audio SEED=0 && $(MAKE) train-audio SEED=1
-	$(PY) scripts/transfer_table.py --seeds 0 1 --max-items 64 --beams 1
+	for enc in tagclap miniclap; do for seed in 0 1; do \
+	  $(MAKE) --no-print-directory train train-audio SEED=$$seed ENCODER=$$enc || exit 1; done; done
+	$(PY) scripts/transfer_table.py --encoders tagclap miniclap --seeds 0 1 --max-items 64 --beams 1
 
 caption-examples: train
 	$(PY) scripts/caption_examples.py $(RUN)
@@ -92,6 +100,9 @@ MINICLAP := $(BUILD)/miniclap/heads-seed$(SEED).safetensors
 # The heads depend on the miniclap code and the data; the sub-make sees clips.json once `data` made it.
 miniclap: data
 	@$(MAKE) --no-print-directory $(MINICLAP)
+
+miniclap-default: data
+	@$(MAKE) --no-print-directory miniclap SEED=0
 
 $(MINICLAP): $(wildcard mats_lib/encoders/miniclap*.py) $(wildcard $(BUILD)/data/miniaudio/clips.json)
 	$(PY) -m mats_lib.encoders.miniclap_train --seed $(SEED)
