@@ -9,7 +9,6 @@ The loss covers the answer tokens (and EOS) only.
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
 
 import torch
@@ -100,7 +99,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but torch sees no GPU (torch.cuda.is_available() is False)")
+        raise RuntimeError("device 'cuda' was asked for but torch sees no GPU (torch.cuda.is_available() is False)")
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
