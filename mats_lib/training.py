@@ -164,12 +164,13 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ the loop
-def _distributed() -> tuple[int, int]:
+def _distributed(device_setting: str = "auto") -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        if torch.cuda.is_available():  # NCCL binds each rank to the GPU it will use
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        device = resolve_device(device_setting)
+        if device.type == "cuda":  # NCCL binds each rank to the GPU it will use
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
@@ -182,7 +183,7 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
           progress: bool = True) -> TrainResult:
     """Train; ``resume_from`` a checkpoint or run folder; ``stop_at_step`` saves and stops early (a
     planned interruption); ``on_step(step, loss)`` is called after every optimizer step."""
-    rank, world = _distributed()
+    rank, world = _distributed(cfg.train.device)
     name = name or run_name(cfg)
     run_dir = (REPO_ROOT / cfg.train.output_dir / name) if not Path(cfg.train.output_dir).is_absolute() \
         else Path(cfg.train.output_dir) / name
