@@ -91,6 +91,15 @@ def memory_bank(encoder, texts: list[str], settings: SantaSettings, seed: int) -
     return bank
 
 
+def eval_subset(records: list[dict], task: str, max_items: int | None, seed: int) -> list[dict]:
+    """At most ``max_items`` records of ``task``: a seeded random subset in file order, not the first N
+    (the files are sorted). Every tool that quotes "the runner's subset" takes it from here."""
+    if not max_items or len(records) <= max_items:
+        return records
+    keep = np.random.default_rng(derive_seed(seed, f"subset/{task}")).permutation(len(records))
+    return [records[i] for i in sorted(keep[:max_items])]
+
+
 def _read_predictions(path: Path, batch_size: int) -> list[dict]:
     if not path.exists():
         return []
@@ -150,9 +159,7 @@ def evaluate_run(run: str | Path, out_dir: str | Path, settings: EvalSettings = 
     results: dict = {}
     for task in settings.tasks:
         records, _ = load_eval_records(root / "eval" / f"{task}.jsonl", root)
-        if settings.max_items and len(records) > settings.max_items:  # a seeded subset, not the first N (files are sorted)
-            keep = np.random.default_rng(derive_seed(settings.seed, f"subset/{task}")).permutation(len(records))
-            records = [records[i] for i in sorted(keep[: settings.max_items])]
+        records = eval_subset(records, task, settings.max_items, settings.seed)
         zero_shot_guard(records, train_texts, task)
         ids = sorted({r["audio_id"] for r in records})
         table = dict(zip(ids, torch.from_numpy(encoder.embed_audio([root / i for i in ids]))))

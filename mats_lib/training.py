@@ -164,10 +164,9 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ the loop
-def _distributed(device_setting: str = "auto") -> tuple[int, int]:
+def _distributed(device: torch.device) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        device = resolve_device(device_setting)
         if device.type == "cuda":  # NCCL binds each rank to the GPU it will use
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
@@ -183,7 +182,8 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
           progress: bool = True) -> TrainResult:
     """Train; ``resume_from`` a checkpoint or run folder; ``stop_at_step`` saves and stops early (a
     planned interruption); ``on_step(step, loss)`` is called after every optimizer step."""
-    rank, world = _distributed(cfg.train.device)
+    device = resolve_device(cfg.train.device)
+    rank, world = _distributed(device)
     name = name or run_name(cfg)
     run_dir = (REPO_ROOT / cfg.train.output_dir / name) if not Path(cfg.train.output_dir).is_absolute() \
         else Path(cfg.train.output_dir) / name
@@ -192,14 +192,14 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
         tracker.set_tags({**environment_tags(), "preset": cfg.preset, "encoder": cfg.encoder.name, "seed": cfg.seed,
                           "modality": cfg.data.modality, "world_size": world})
         tracker.log_params(cfg.flat())
-        result = _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_step, progress)
+        result = _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step, on_step, progress)
         result.run_id = tracker.run_id
         if rank == 0 and result.step >= cfg.train.max_steps:
             tracker.log_artifact(run_dir / "final", folder="adapter")
     return result
 
 
-def _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_step, progress) -> TrainResult:
+def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step, on_step, progress) -> TrainResult:
     start_time = time.perf_counter()
     gens = seed_everything(cfg.seed)
     encoder = encoder_from_config(cfg.encoder, progress=progress and rank == 0)
@@ -216,7 +216,6 @@ def _train(cfg, rank, world, run_dir, tracker, resume_from, stop_at_step, on_ste
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
     torch.manual_seed(cfg.seed)  # the mapper's init depends on the seed alone, not on what ran before
     model = MATS(llm, tokenizer, encoder.dim, cfg)
-    device = resolve_device(cfg.train.device)
     model.to(device)  # the optimizer is made after the move, so its state lives beside the weights
     model.train()
     optimizer = make_optimizer(model, cfg)

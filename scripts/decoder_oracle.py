@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 import torch
 
 from mats_lib.config import resolve_path
 from mats_lib.data.records import load_eval_records
 from mats_lib.data.tasks import get_task
 from mats_lib.encoders import encoder_from_config
+from mats_lib.evaluation import eval_subset
 from mats_lib.inference import Decoding, generate, load_trained
 from mats_lib.metrics import accuracy_items, postprocess
 from mats_lib.noise import noisy_unit
@@ -45,9 +45,7 @@ def main() -> None:
     print(f"{'task':14s} {'n':>3s} {'chance':>7s} " + " ".join(f"{name:>10s}" for name in INPUTS))
     for task in sorted(t for t in labels if get_task(t).kind == "classification"):
         records, _ = load_eval_records(root / "eval" / f"{task}.jsonl", root)
-        if len(records) > args.max_items:  # the evaluation runner's subset
-            keep = np.random.default_rng(derive_seed(args.seed, f"subset/{task}")).permutation(len(records))
-            records = [records[i] for i in sorted(keep[: args.max_items])]
+        records = eval_subset(records, task, args.max_items, args.seed)
         references = [r["output"] for r in records]
         text = torch.from_numpy(encoder.embed_text([f"The sound of {label}." for label in references]))
         inputs = {"text": text,
