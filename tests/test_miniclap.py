@@ -116,6 +116,46 @@ def test_save_load_round_trip(tiny_items, tmp_path):
     np.testing.assert_array_equal(embed_features(heads, items.features, 0.3), embed_features(loaded, items.features, 0.3))
 
 
+def test_distance_gate_keeps_training_audio_and_gives_far_audio_tagclaps_ranking(tiny_items, tmp_path):
+    items, text = tiny_items
+    heads = train_heads(items, text, 30, seed=0, settings=TINY, heads_config=SMALL_HEADS)
+    texts = embed_unit_text(heads, text.matrix, 0.4)
+    # the training items themselves: distance 0, gate 1, the ungated embedding
+    np.testing.assert_allclose(heads.distance(torch.from_numpy(items.features)).numpy(), 0.0, atol=1e-5)
+    np.testing.assert_allclose(embed_features(heads, items.features, 0.4, sigma=0.1), embed_features(heads, items.features, 0.4),
+                               atol=1e-5)
+    # audio whose YAMNet part points away from every training item: the heads' block is gated off and
+    # the texts are scored by tagclap alone (scaled by sqrt(1-w), one factor for every text)
+    far = items.features.copy()
+    far[:, TAG_DIM:TAG_DIM + 1024] = -items.features[:, TAG_DIM:TAG_DIM + 1024].mean(0)
+    assert heads.distance(torch.from_numpy(far)).min().item() > 0.5
+    gated = embed_features(heads, far, 0.4, sigma=0.1)
+    np.testing.assert_allclose(np.linalg.norm(gated, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(gated @ texts.T, np.sqrt(0.6) * far[:, :TAG_DIM] @ text.matrix.T, atol=1e-5)
+    assert not np.allclose(embed_features(heads, far, 0.4) @ texts.T, np.sqrt(0.6) * far[:, :TAG_DIM] @ text.matrix.T,
+                           atol=1e-3)  # without the gate the heads do move it
+    with pytest.raises(ValueError, match="w = 1"):
+        embed_features(heads, far, 1.0, sigma=0.1)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        embed_features(heads, far, 0.4, sigma=0.0)
+    with pytest.raises(ValueError, match="no training items"):
+        MiniClapHeads(SMALL_HEADS).distance(torch.from_numpy(far))
+    # the gate's training items travel with the heads file; a file without them names the rebuild
+    path = tmp_path / "heads.safetensors"
+    save_heads(heads, path, {"default_w": 0.4, "default_sigma": 0.1})
+    enc = create_encoder("miniclap", checkpoint=path, cache=False)
+    assert (enc.w, enc.sigma) == (0.4, 0.1) and create_encoder("miniclap", checkpoint=path, sigma=None).sigma is None
+    assert enc.fingerprint() != create_encoder("miniclap", checkpoint=path, sigma=None).fingerprint()
+    np.testing.assert_allclose(enc.embed_features(far), gated, atol=1e-6)
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(path))
+    del state["support"]
+    save_file(state, str(path), metadata={"heads_config": json.dumps({"hidden": 16, "init_temperature": 0.05})})
+    with pytest.raises(ValueError, match="make miniclap"):
+        load_heads(path)
+
+
 @pytest.fixture(scope="module")
 def animal_paths():
     return [c.path for c in list_source_clips("animals")][:3]

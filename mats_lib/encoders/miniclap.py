@@ -3,10 +3,11 @@
 Frozen towers (YAMNet, MiniLM) as in tagclap; small heads trained with symmetric InfoNCE on the
 audio-train split of MiniAudio (``make miniclap``, see ``miniclap_train.py``); at inference
 score = (1-w) cos_tagclap + w cos_heads, one 768-d unit vector per item (``miniclap_heads.ensemble``).
-w = 0 gives tagclap's scores exactly; untrained heads give them for any w.
+w = 0 gives tagclap's scores exactly; untrained heads give them for any w. With the distance gate (sigma)
+the heads' weight fades for audio far from their training audio, which then gets tagclap's ranking.
 
     enc = create_encoder("miniclap")                 # build/miniclap/heads-seed0.safetensors, its chosen w
-    enc = create_encoder("miniclap", w=0.5, checkpoint="other-heads.safetensors")
+    enc = create_encoder("miniclap", w=0.5, sigma=None, checkpoint="other-heads.safetensors")  # no gate
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from ..assets import AssetMissingError
 from ..paths import build_dir
 from .base import l2_normalize
 from .minilm import shared_minilm
-from .miniclap_heads import FEATURE_DIM, POOLING, TAG_DIM, MiniClapHeads, ensemble, file_sha256, load_heads, pool_features
+from .miniclap_heads import (FEATURE_DIM, POOLING, TAG_DIM, MiniClapHeads, check_ensemble, ensemble, file_sha256,
+                             load_heads, pool_features)
 from .tagclap import TagClap, pool_patches
 from .yamnet import shared_yamnet
 
@@ -59,9 +61,11 @@ class MiniClap(TagClap):
     name = "miniclap"
     dim = 2 * TAG_DIM
 
-    def __init__(self, *, checkpoint: str | Path | None = None, w: float | None = None, **kwargs):
+    def __init__(self, *, checkpoint: str | Path | None = None, w: float | None = None,
+                 sigma: float | str | None = "default", **kwargs):
         """checkpoint: heads file (default build/miniclap/heads-seed0.safetensors, from `make miniclap`);
-        w: ensemble weight of the heads (default: the one chosen when the heads were built)."""
+        w: ensemble weight of the heads, sigma: width of their distance gate (None: no gate); both default to
+        the values chosen when the heads were built."""
         super().__init__(**kwargs)
         self.heads_path = Path(checkpoint) if checkpoint else default_heads_path()
         if not self.heads_path.is_file():
@@ -69,12 +73,15 @@ class MiniClap(TagClap):
         self.heads, self.heads_info = load_heads(self.heads_path)
         self.heads_sha256 = file_sha256(self.heads_path)
         self.w = float(self.heads_info.get("default_w", 0.25) if w is None else w)
-        ensemble(np.zeros((1, TAG_DIM)), np.zeros((1, TAG_DIM)), self.w)  # validate early
+        sigma = self.heads_info.get("default_sigma") if sigma == "default" else sigma
+        self.sigma = None if sigma is None else float(sigma)
+        check_ensemble(self.w, self.sigma)  # validate early
         self.towers = FrozenTowers(cache=self._cache_setting, batch_size=self.batch_size, progress=False,
                                    class_prompt=self.class_prompt, pooling=self.pooling, max_seconds=self.max_seconds)
 
     def settings(self) -> dict:
-        return {**super().settings(), "features": POOLING, "heads_sha256": self.heads_sha256, "w": self.w}
+        return {**super().settings(), "features": POOLING, "heads_sha256": self.heads_sha256, "w": self.w,
+                "gate_sigma": self.sigma}
 
     @torch.inference_mode()
     def _embed_text_batch(self, texts: list[str]) -> np.ndarray:
@@ -85,19 +92,20 @@ class MiniClap(TagClap):
     @torch.inference_mode()
     def _embed_audio_batch(self, waves: list[np.ndarray]) -> np.ndarray:
         features = self.towers.embed_audio(waves)  # [b, 2432], cached by wave content
-        head = self.heads.embed_audio(torch.from_numpy(features)).numpy()
-        return ensemble(features[:, :TAG_DIM], head, self.w)
+        return embed_features(self.heads, features, self.w, self.sigma)
 
     def embed_features(self, features: np.ndarray, w: float | None = None) -> np.ndarray:
         """Audio embeddings straight from tower features [n, 2432] (training and reports)."""
-        return embed_features(self.heads, features, self.w if w is None else w)
+        return embed_features(self.heads, features, self.w if w is None else w, self.sigma)
 
 
 @torch.inference_mode()
-def embed_features(heads: MiniClapHeads, features: np.ndarray, w: float) -> np.ndarray:
-    """[n, 2432] tower features -> [n, 768] ensemble audio embeddings."""
-    head = heads.embed_audio(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))).numpy()
-    return ensemble(features[:, :TAG_DIM], head, w)
+def embed_features(heads: MiniClapHeads, features: np.ndarray, w: float, sigma: float | None = None) -> np.ndarray:
+    """[n, 2432] tower features -> [n, 768] ensemble audio embeddings (sigma: the distance gate, None: none)."""
+    check_ensemble(w, sigma)
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+    gate = None if sigma is None else heads.gate(x, sigma).numpy()
+    return ensemble(features[:, :TAG_DIM], heads.embed_audio(x).numpy(), w, gate)
 
 
 @torch.inference_mode()

@@ -12,6 +12,14 @@ The last layer of each MLP starts at zero, so before training a == tagclap audio
 
 ensemble: e = [sqrt(1-w) tagclap | sqrt(w) head], so e_audio . e_text = (1-w) cos_tagclap + w cos_heads
 with one unit vector per item (dimension 768 whatever w is).
+
+distance gate (optional, sigma): the audio side's head block is scaled by g = exp(-(d / sigma)^2), d = 1 - the
+largest cosine between the clip's mean YAMNet embedding and those of the heads' training items (``support``),
+and the vector renormalised. Per audio clip, the texts are then ranked by (1-w) cos_tagclap + w g cos_heads:
+audio like the training audio gets the trained heads, audio far from all of it (another source) gets
+tagclap's ranking back, since heads trained on a few hundred clips cannot improve on audio they never saw.
+The gate moves the whole head block, text side included in effect; a gate on the audio residual alone
+left the text residual moving every out-of-domain label (README, MiniCLAP).
 """
 from __future__ import annotations
 
@@ -75,10 +83,27 @@ class MiniClapHeads(nn.Module):
         # standardisation of the audio features, fitted on the training audio (set_feature_stats)
         self.register_buffer("feature_mean", torch.zeros(FEATURE_DIM))
         self.register_buffer("feature_std", torch.ones(FEATURE_DIM))
+        # unit mean-YAMNet embeddings of the training items [n, 1024]: the distance gate's reference
+        self.register_buffer("support", torch.zeros(0, YAMNET_DIM))
 
     def set_feature_stats(self, features: torch.Tensor) -> None:
+        """Standardisation and the gate's reference, from the training items' features [n, 2432]."""
         self.feature_mean.copy_(features.mean(0))
         self.feature_std.copy_(features.std(0).clamp(min=1e-4))
+        self.support = F.normalize(mean_yamnet(features), dim=1).contiguous()
+
+    def distance(self, features: torch.Tensor) -> torch.Tensor:
+        """[b, 2432] -> [b] cosine distance of each clip's mean YAMNet embedding to the nearest training item."""
+        if len(self.support) == 0:
+            raise ValueError("these heads hold no training items (support); they cannot gate by distance")
+        unit = F.normalize(mean_yamnet(features), dim=1)  # [b, 1024]
+        return (1 - (unit @ self.support.T).max(1).values).clamp(min=0)
+
+    def gate(self, features: torch.Tensor, sigma: float | None) -> torch.Tensor:
+        """[b, 2432] -> [b] weights of the head block in (0, 1]; ones without a gate (sigma None)."""
+        if sigma is None:
+            return torch.ones(len(features), dtype=features.dtype)
+        return torch.exp(-((self.distance(features) / sigma) ** 2))
 
     def embed_audio(self, features: torch.Tensor) -> torch.Tensor:
         """[b, 2432] features -> [b, 384] unit head embeddings."""
@@ -107,11 +132,32 @@ def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, keys: torch.Tensor
     return (audio_to_text + text_to_audio) / 2
 
 
-def ensemble(tag_unit: np.ndarray, head_unit: np.ndarray, w: float) -> np.ndarray:
-    """[n, 384] tagclap + [n, 384] head unit vectors -> [n, 768] unit vectors scoring (1-w) cos_t + w cos_h."""
+def mean_yamnet(features: torch.Tensor) -> torch.Tensor:
+    """[b, 2432] audio features -> [b, 1024] their mean-pooled YAMNet part."""
+    return features[:, TAG_DIM : TAG_DIM + YAMNET_DIM]
+
+
+def check_ensemble(w: float, sigma: float | None = None) -> None:
     if not 0.0 <= w <= 1.0:
         raise ValueError(f"miniclap ensemble weight w must be in [0, 1], got {w}")
-    return np.concatenate([np.sqrt(1.0 - w) * tag_unit, np.sqrt(w) * head_unit], axis=1).astype(np.float32)
+    if sigma is not None and not sigma > 0:
+        raise ValueError(f"miniclap gate sigma must be positive (or None for no gate), got {sigma}")
+    if sigma is not None and w == 1.0:
+        raise ValueError("the miniclap distance gate falls back to tagclap's block, which w = 1 leaves out; "
+                         "use w < 1 or no gate (sigma None)")
+
+
+def ensemble(tag_unit: np.ndarray, head_unit: np.ndarray, w: float, gate: np.ndarray | None = None) -> np.ndarray:
+    """[n, 384] tagclap + [n, 384] head unit vectors -> [n, 768] unit vectors scoring (1-w) cos_t + w cos_h.
+
+    gate [n] (audio side only): the head block is scaled by it and the vector renormalised, so one clip
+    ranks texts by (1-w) cos_t + w gate cos_h (see the module notes)."""
+    check_ensemble(w)
+    head_weight = np.sqrt(w) * (1.0 if gate is None else np.asarray(gate, dtype=np.float64)[:, None])
+    out = np.concatenate([np.sqrt(1.0 - w) * tag_unit, head_weight * head_unit], axis=1)
+    if gate is not None:
+        out = out / np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
+    return out.astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------- files
@@ -138,7 +184,12 @@ def load_heads(path: str | Path) -> tuple[MiniClapHeads, dict]:
     with safe_open(str(path), framework="pt") as f:
         cfg = HeadsConfig(**json.loads(f.metadata()["heads_config"]))
     heads = MiniClapHeads(cfg)
-    heads.load_state_dict(load_file(str(path)))
+    state = load_file(str(path))
+    if "support" not in state:
+        raise ValueError(f"{path}: heads file without the distance gate's training items (written before the gate); "
+                         "rebuild it with `make miniclap`")
+    heads.support = torch.empty_like(state["support"])  # its length is the number of training items
+    heads.load_state_dict(state)
     sidecar_path = path.with_suffix(".json")
     sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
     return heads.eval(), sidecar

@@ -112,17 +112,18 @@ def train_heads(items: AudioItems, text: TextTable, steps: int, seed: int, setti
 
 
 def evaluate(heads: MiniClapHeads, text: TextTable, clips: AudioItems, candidates: list[str], mixtures: AudioItems | None,
-             w: float) -> dict:
-    """Zero-shot accuracy of ``clips`` among ``candidates`` (labels) and mixture retrieval, for one w."""
+             w: float, sigma: float | None = None) -> dict:
+    """Zero-shot accuracy of ``clips`` among ``candidates`` (labels) and mixture retrieval, for one w (and gate
+    width sigma, None: no gate)."""
     out = {}
     if len(clips):
-        audio = embed_features(heads, clips.features, w)
+        audio = embed_features(heads, clips.features, w, sigma)
         prompts = embed_unit_text(heads, text([zero_shot_prompt(c) for c in candidates]), w)
         predicted = np.asarray(candidates)[(audio @ prompts.T).argmax(1)]
         out["zero_shot"] = float(np.mean([p == l[0] for p, l in zip(predicted, clips.labels)]))
         out["predicted"] = predicted.tolist()
     if mixtures is not None and len(mixtures):
-        audio = embed_features(heads, mixtures.features, w)
+        audio = embed_features(heads, mixtures.features, w, sigma)
         captions = embed_unit_text(heads, text([c[0] for c in mixtures.captions]), w)
         for k in (1, 5):
             out[f"a2t_R@{k}"] = recall_at_k(audio, captions, k)
