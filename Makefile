@@ -26,7 +26,7 @@ help:
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make miniclap        train miniclap's heads on the audio-train split (SEED=0; skipped when up to date)"
-	@echo "make miniclap-report tagclap vs miniclap: eval split, class-disjoint, leave-one-source-out"
+	@echo "make miniclap-report tagclap vs miniclap: eval split, class-disjoint, leave-one-source-out; gate trade-off"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
 
 # ---------------------------------------------------------------------------------------- set-up
@@ -109,6 +109,7 @@ $(MINICLAP): $(wildcard mats_lib/encoders/miniclap*.py) $(wildcard $(BUILD)/data
 
 miniclap-report: miniclap
 	$(PY) scripts/miniclap_report.py --seed $(SEED)
+	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
 
 reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table
 

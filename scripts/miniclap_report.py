@@ -13,7 +13,8 @@
    trade-off; the defaults come only from the fold search of ``miniclap_train``);
 5. descriptions: the cone (mean off-diagonal audio-audio cosine), paired audio-text cosine, and modality
    separability (5-fold logistic-regression accuracy, audio vs caption embeddings).
-Every miniclap variant uses the defaults (steps, w) stored with the heads; tagclap = w 0 (same scores).
+Every miniclap variant uses the defaults (steps, w, gate sigma) stored with the heads; tagclap = w 0 (same
+scores). The trade-off over other settings is scripts/miniclap_gate_frontier.py.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import json
 import platform
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -35,20 +37,21 @@ from mats_lib.retrieval import recall_at_k
 from mats_lib.seed import make_generators, seed_everything
 
 
-def zero_shot(heads, text, feats, labels, candidates, w) -> np.ndarray:
+def zero_shot(heads, text, feats, labels, candidates, w, sigma=None) -> np.ndarray:
     """[n] bool: clip i's best candidate (by prompt) is its label."""
-    audio = embed_features(heads, feats, w)
+    audio = embed_features(heads, feats, w, sigma)
     prompts = embed_unit_text(heads, text([zero_shot_prompt(c) for c in candidates]), w)
     return np.asarray(candidates)[(audio @ prompts.T).argmax(1)] == np.asarray(labels)
 
 
-def within_label_set(heads, text, clips, items, label_sets, w) -> np.ndarray:
+def within_label_set(heads, text, clips, items, label_sets, w, sigma=None) -> np.ndarray:
     """[n] bool: zero-shot correctness of each clip among the labels of its own label set."""
     correct = np.zeros(len(clips), bool)
     for name, candidates in label_sets.items():
         idx = [i for i, c in enumerate(clips) if c["label_set"] == name]
         if idx:
-            correct[idx] = zero_shot(heads, text, items.features[idx], [clips[i]["label"] for i in idx], candidates, w)
+            correct[idx] = zero_shot(heads, text, items.features[idx], [clips[i]["label"] for i in idx], candidates, w,
+                                    sigma)
     return correct
 
 
@@ -57,11 +60,11 @@ def balanced(correct: np.ndarray, labels: list[str]) -> float:
     return float(np.mean([correct[labels == l].mean() for l in np.unique(labels)]))
 
 
-def describe(heads, text, feats, captions, w) -> dict:
+def describe(heads, text, feats, captions, w, sigma=None) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
 
-    audio, txt = embed_features(heads, feats, w), embed_unit_text(heads, text(captions), w)
+    audio, txt = embed_features(heads, feats, w, sigma), embed_unit_text(heads, text(captions), w)
     sim = audio @ audio.T
     n = len(audio)
     x = np.concatenate([audio, txt])
@@ -72,17 +75,12 @@ def describe(heads, text, feats, captions, w) -> dict:
             "modality_separability": float(probe.mean())}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--heads", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=Path("reports/miniclap_report.json"))
-    args = parser.parse_args()
-    seed_everything(args.seed)
-    start = time.perf_counter()
+def setup(seed: int, heads_path: Path | None) -> SimpleNamespace:
+    """Everything the report (and scripts/miniclap_gate_frontier.py) evaluates: the heads and their settings,
+    the audio-train items, eval clips and mixtures, the class-disjoint test sets, the text table."""
     root = data_dir() / "miniaudio"
-    heads, info = load_heads(args.heads or default_heads_path(args.seed))
-    steps, w = info["steps"], info["default_w"]
+    heads_path = heads_path or default_heads_path(seed)
+    heads, info = load_heads(heads_path)
     settings = TrainSettings(**info["train_settings"])
     gens = make_generators(info["seed"])
     all_clips = json.loads((root / "clips.json").read_text())
@@ -107,12 +105,39 @@ def main() -> None:
         mixtures = mixture_items(root, test_clips, 200, gens.child(f"report-disjoint-mixtures-{k}").numpy, towers,
                                  prefix=f"eval_disjoint_g{k}")
         disjoint.append((fit, test_clips, clip_items(root, test_clips, towers), mixtures))
+    # leave one source out: heads fit without any clip of S (nor mixture holding one), all clips of S tested
+    source_of = {c["clip_id"]: c["source"] for c in all_clips}
+    loso = {}
+    for source in sorted({c["source"] for c in all_clips}):
+        fit = train.subset([i for i, ms in enumerate(train.members) if all(source_of[m] != source for m in ms)])
+        test_clips = [c for c in all_clips if c["source"] == source]
+        loso[source] = (fit, test_clips, clip_items(root, test_clips, towers))
     texts = ([c for caps in train.captions for c in caps] + [zero_shot_prompt(l) for l in all_labels]
              + [s["caption"] for s in scenes] + [c[0] for *_, m in disjoint for c in m.captions])
-    text = TextTable(texts)
-    variants = {"tagclap": 0.0, "miniclap": w}
-    report = {"heads": str(args.heads or default_heads_path(args.seed)), "heads_sha256": info["sha256"],
-              "defaults": {"steps": steps, "w": w}, "selection_rule": info["selection"]["rule"]}
+    return SimpleNamespace(heads_path=heads_path, heads=heads, info=info, settings=settings, all_clips=all_clips,
+                           label_sets=label_sets, all_labels=all_labels, train_clips=train_clips, eval_clips=eval_clips,
+                           train=train, evals=evals, scenes=scenes, scene_feats=scene_feats, disjoint=disjoint, loso=loso,
+                           text=TextTable(texts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--heads", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=Path("reports/miniclap_report.json"))
+    args = parser.parse_args()
+    seed_everything(args.seed)
+    start = time.perf_counter()
+    study = setup(args.seed, args.heads)
+    heads, info, settings, text = study.heads, study.info, study.settings, study.text
+    all_clips, label_sets, all_labels = study.all_clips, study.label_sets, study.all_labels
+    train_clips, eval_clips, evals, scenes, scene_feats = (study.train_clips, study.eval_clips, study.evals, study.scenes,
+                                                            study.scene_feats)
+    disjoint = study.disjoint
+    steps, w, sigma = info["steps"], info["default_w"], info.get("default_sigma")
+    variants = {"tagclap": (0.0, None), "miniclap": (w, sigma)}  # (w, gate sigma)
+    report = {"heads": str(study.heads_path), "heads_sha256": info["sha256"],
+              "defaults": {"steps": steps, "w": w, "sigma": sigma}, "selection_rule": info["selection"]["rule"]}
 
     # 1. eval split
     seen = {c["label"] for c in train_clips}
@@ -120,10 +145,10 @@ def main() -> None:
     sources = sorted({c["source"] for c in eval_clips})
     src = np.array([c["source"] for c in eval_clips])
     eval_part = {}
-    for name, wv in variants.items():
-        pooled = zero_shot(heads, text, evals.features, [c["label"] for c in eval_clips], all_labels, wv)
-        within = within_label_set(heads, text, eval_clips, evals, label_sets, wv)
-        mix_audio = embed_features(heads, scene_feats, wv)
+    for name, (wv, sv) in variants.items():
+        pooled = zero_shot(heads, text, evals.features, [c["label"] for c in eval_clips], all_labels, wv, sv)
+        within = within_label_set(heads, text, eval_clips, evals, label_sets, wv, sv)
+        mix_audio = embed_features(heads, scene_feats, wv, sv)
         mix_text = embed_unit_text(heads, text([s["caption"] for s in scenes]), wv)
         eval_part[name] = {
             "pooled": float(pooled.mean()), "pooled_seen_label": float(pooled[is_seen].mean()),
@@ -142,8 +167,8 @@ def main() -> None:
         disjoint_heads.append(fold_heads)
         candidates = sorted({c["label"] for c in test_clips})
         row = {"n_clips": len(test_clips), "n_labels": len(candidates)}
-        for name, wv in variants.items():
-            r = evaluate(fold_heads, text, test, candidates, mixtures, wv)
+        for name, (wv, sv) in variants.items():
+            r = evaluate(fold_heads, text, test, candidates, mixtures, wv, sv)
             row[name] = {key: r[key] for key in ("zero_shot", "a2t_R@1", "a2t_R@5", "t2a_R@1", "t2a_R@5")}
         folds.append(row)
     report["class_disjoint"] = {"folds": folds, **{name: {key: float(np.mean([f[name][key] for f in folds]))
@@ -151,15 +176,11 @@ def main() -> None:
 
     # 3. leave one source out
     loso, loso_parts = {}, {}
-    for source in sorted({c["source"] for c in all_clips}):
-        by_id = {c["clip_id"]: c["source"] for c in all_clips}
-        keep = [i for i, ms in enumerate(train.members) if all(by_id[m] != source for m in ms)]
-        fold_heads = train_heads(train.subset(keep), text, steps, seed=args.seed, settings=settings)
-        test_clips = [c for c in all_clips if c["source"] == source]
-        test = clip_items(root, test_clips, towers)
+    for source, (fit, test_clips, test) in study.loso.items():
+        fold_heads = train_heads(fit, text, steps, seed=args.seed, settings=settings)
         row = {"n_clips": len(test_clips), "n_labels": len({c["label"] for c in test_clips})}
-        for name, wv in variants.items():
-            row[name] = balanced(within_label_set(fold_heads, text, test_clips, test, label_sets, wv),
+        for name, (wv, sv) in variants.items():
+            row[name] = balanced(within_label_set(fold_heads, text, test_clips, test, label_sets, wv, sv),
                                  [c["label"] for c in test_clips])
         loso_parts[source] = (fold_heads, test_clips, test)
         row["delta"] = row["miniclap"] - row["tagclap"]
@@ -167,25 +188,27 @@ def main() -> None:
         loso[source] = row
     report["leave_one_source_out"] = loso
 
-    # 4. post-hoc sensitivity to w at the chosen steps: a description, never used to choose the defaults
+    # 4. post-hoc sensitivity to w at the chosen steps (and gate): a description, never used to choose the defaults
     sensitivity = {}
     for wv in W_GRID:
-        row = {"eval_pooled": float(zero_shot(heads, text, evals.features, [c["label"] for c in eval_clips], all_labels, wv).mean()),
-               "eval_a2t_R@5": recall_at_k(embed_features(heads, scene_feats, wv),
+        sv = sigma if wv < 1.0 else None  # the gate needs tagclap's block
+        row = {"eval_pooled": float(zero_shot(heads, text, evals.features, [c["label"] for c in eval_clips], all_labels,
+                                              wv, sv).mean()),
+               "eval_a2t_R@5": recall_at_k(embed_features(heads, scene_feats, wv, sv),
                                            embed_unit_text(heads, text([s["caption"] for s in scenes]), wv), 5)}
-        fold_rows = [evaluate(h, text, test, sorted({c["label"] for c in tc}), m, wv)
+        fold_rows = [evaluate(h, text, test, sorted({c["label"] for c in tc}), m, wv, sv)
                      for h, (_, tc, test, m) in zip(disjoint_heads, disjoint)]
         row["disjoint_zero_shot"] = float(np.mean([f["zero_shot"] for f in fold_rows]))
         row["disjoint_a2t_R@5"] = float(np.mean([f["a2t_R@5"] for f in fold_rows]))
-        row["loso_balanced"] = {src_: balanced(within_label_set(h, text, tc, test, label_sets, wv), [c["label"] for c in tc])
+        row["loso_balanced"] = {src_: balanced(within_label_set(h, text, tc, test, label_sets, wv, sv), [c["label"] for c in tc])
                                 for src_, (h, tc, test) in loso_parts.items()}
         sensitivity[str(wv)] = row
     report["w_sensitivity_post_hoc"] = sensitivity
 
     # 5. descriptions (eval clips and their "the sound of <label>" prompts)
     prompts = [zero_shot_prompt(c["label"]) for c in eval_clips]
-    report["descriptions"] = {name: describe(heads, text, evals.features, prompts, wv)
-                              for name, wv in {**variants, "heads_only": 1.0}.items()}
+    report["descriptions"] = {name: describe(heads, text, evals.features, prompts, wv, sv)
+                              for name, (wv, sv) in {**variants, "heads_only": (1.0, None)}.items()}
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["machine"] = platform.processor() or platform.machine()
     print_table(report)
@@ -196,7 +219,7 @@ def main() -> None:
 
 def print_table(r: dict) -> None:
     e, d = r["eval_split"], r["class_disjoint"]
-    print(f"miniclap defaults: steps {r['defaults']['steps']}, w {r['defaults']['w']}")
+    print(f"miniclap defaults: steps {r['defaults']['steps']}, w {r['defaults']['w']}, gate sigma {r['defaults']['sigma']}")
     print(f"{'':44s}{'tagclap':>9s}{'miniclap':>10s}")
     rows = [("eval: zero-shot pooled", e["tagclap"]["pooled"], e["miniclap"]["pooled"]),
             ("eval: zero-shot pooled, seen labels", e["tagclap"]["pooled_seen_label"], e["miniclap"]["pooled_seen_label"]),
