@@ -18,8 +18,8 @@ largest cosine between the clip's mean YAMNet embedding and those of the heads' 
 and the vector renormalised. Per audio clip, the texts are then ranked by (1-w) cos_tagclap + w g cos_heads:
 audio like the training audio gets the trained heads, audio far from all of it (another source) gets
 tagclap's ranking back, since heads trained on a few hundred clips cannot improve on audio they never saw.
-The gate moves the whole head block, text side included in effect; a gate on the audio residual alone
-left the text residual moving every out-of-domain label (README, MiniCLAP).
+The gate scales the whole head block, so the heads' text side drops out of far clips' scores as well; a gate
+on the audio residual alone left the text residual moving every out-of-domain label (README, MiniCLAP).
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ class MiniClapHeads(nn.Module):
         return (1 - (unit @ self.support.T).max(1).values).clamp(min=0)
 
     def gate(self, features: torch.Tensor, sigma: float | None) -> torch.Tensor:
-        """[b, 2432] -> [b] weights of the head block in (0, 1]; ones without a gate (sigma None)."""
+        """[b, 2432] -> [b] weights of the head block in [0, 1]; ones without a gate (sigma None)."""
         if sigma is None:
             return torch.ones(len(features), dtype=features.dtype)
         return torch.exp(-((self.distance(features) / sigma) ** 2))
