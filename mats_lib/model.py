@@ -240,8 +240,8 @@ class MATS(nn.Module):
         Averaging per sample first makes a gradient-accumulated or DDP-split batch give the same gradient
         as one big batch (a token mean would weight micro-batches by their answer lengths).
         """
+        batch = batch.to(self.device)  # once here; embed_inputs then finds it in place
         inputs, mask, positions = self.embed_inputs(embedding, batch, with_answer=True)
-        batch = batch.to(self.device)
         n_ans = batch.answer_ids.shape[1]
         # Answers end every row after re-packing: logits of the last n_ans + 1 positions predict them.
         out = self.llm(inputs_embeds=inputs, attention_mask=mask, position_ids=positions, logits_to_keep=n_ans + 1)

@@ -54,13 +54,15 @@ def measure(study, full, folds, loso, w, sigma) -> dict:
     captions = text([s["caption"] for s in study.scenes])
     fold_rows = [evaluate(h, text, test, sorted({c["label"] for c in tc}), m, w, sigma)
                  for h, (_, tc, test, m) in zip(folds, study.disjoint)]
+    correct = {source: within_label_set(loso[source], text, tc, test, study.label_sets, w, sigma)
+               for source, (_, tc, test) in study.loso.items()}
     return {"eval_pooled": float(zero_shot(full, text, study.evals.features, labels, study.all_labels, w, sigma).mean()),
             "eval_a2t_R@5": recall_at_k(embed_features(full, study.scene_feats, w, sigma),
                                         embed_unit_text(full, captions, w), 5),
             "disjoint_zero_shot": float(np.mean([r["zero_shot"] for r in fold_rows])),
             "disjoint_a2t_R@5": float(np.mean([r["a2t_R@5"] for r in fold_rows])),
-            "loso_correct": {source: within_label_set(loso[source], text, tc, test, study.label_sets, w, sigma)
-                             for source, (_, tc, test) in study.loso.items()}}
+            "loso_correct": correct,
+            "loso": {s: balanced(c, [x["label"] for x in study.loso[s][1]]) for s, c in correct.items()}}
 
 
 def distances(study, full, loso) -> dict:
@@ -86,17 +88,12 @@ def frontier(study, seed: int) -> dict:
     any_steps = STEPS[0]  # w = 0 is tagclap whatever the heads
     tagclap = measure(study, full[any_steps], [f[any_steps] for f in folds], {s: h[any_steps] for s, h in loso.items()},
                       0.0, None)
-    def with_balanced(m):
-        m["loso"] = {s: balanced(c, [x["label"] for x in study.loso[s][1]]) for s, c in m["loso_correct"].items()}
-        return m
-
-    tagclap = with_balanced(tagclap)
     rows = []
     for steps in STEPS:
         for w in WS:
             for sigma in SIGMAS:
-                m = with_balanced(measure(study, full[steps], [f[steps] for f in folds],
-                                          {s: h[steps] for s, h in loso.items()}, w, sigma))
+                m = measure(study, full[steps], [f[steps] for f in folds], {s: h[steps] for s, h in loso.items()},
+                            w, sigma)
                 # clips of each held-out source that the setting gets wrong where tagclap was right, and the reverse
                 flips = {s: [int((tagclap["loso_correct"][s] & ~c).sum()), int((~tagclap["loso_correct"][s] & c).sum())]
                          for s, c in m.pop("loso_correct").items()}
@@ -129,10 +126,9 @@ def plot(result: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 5))
     from matplotlib.patches import Rectangle
 
+    fig, ax = plt.subplots(figsize=(7.5, 5))
     x0, y0 = TARGETS["disjoint_zero_shot_ratio"], TARGETS["loso_worst_delta"]
     ax.add_patch(Rectangle((x0, y0), 1.0, 0.1, color="0.9", zorder=0, label="both targets met"))
     ax.axvline(TARGETS["disjoint_zero_shot_ratio"], color="0.5", lw=0.8, ls="--")

@@ -99,10 +99,8 @@ class MiniClapHeads(nn.Module):
         unit = F.normalize(mean_yamnet(features), dim=1)  # [b, 1024]
         return (1 - (unit @ self.support.T).max(1).values).clamp(min=0)
 
-    def gate(self, features: torch.Tensor, sigma: float | None) -> torch.Tensor:
-        """[b, 2432] -> [b] weights of the head block in [0, 1]; ones without a gate (sigma None)."""
-        if sigma is None:
-            return torch.ones(len(features), dtype=features.dtype)
+    def gate(self, features: torch.Tensor, sigma: float) -> torch.Tensor:
+        """[b, 2432] -> [b] weights of the head block in [0, 1]: exp(-(distance / sigma)^2)."""
         return torch.exp(-((self.distance(features) / sigma) ** 2))
 
     def embed_audio(self, features: torch.Tensor) -> torch.Tensor:
