@@ -14,15 +14,18 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup system-packages assets data train train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
 	@echo "make reproduce-all   set up, then run the whole study pipeline (mini scale)"
 	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
 	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (DATA_SEED=0, whatever SEED is)"
-	@echo "make train           text-only MATS training, mini preset (SEED=0, ENCODER=tagclap|miniclap); train-audio: MATS-Audio"
-	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio table, both encoders, seeds 0 and 1 (trains what is missing)"
+	@echo "make train           text-only MATS training, mini preset (SEED=0, ENCODER=tagclap|miniclap); reused when its key matches"
+	@echo "make train-nonoise   the no-noise control; train-audio: MATS-Audio, the audio-supervised control"
+	@echo "make runs            the run matrix: text, no-noise, audio x tagclap, miniclap x SEEDS (default 0 1 2)"
+	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
+	@echo "make clean-runs      remove runs, evaluation parts and memory banks (committed reports stay)"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make miniclap        train miniclap's heads on the audio-train split (SEED=0; skipped when up to date)"
@@ -64,30 +67,38 @@ test: setup data miniclap
 
 # ENCODER=tagclap (default) or miniclap: the CLAP role of a mini run (miniclap needs its heads, `make miniclap`).
 ENCODER ?= tagclap
-RUN := build/runs/mini-text-$(ENCODER)-seed$(SEED)
-AUDIO_RUN := build/runs/mini-audio-$(ENCODER)-seed$(SEED)
+PRESET ?= mini
+SEEDS ?= 0 1 2
 # miniclap runs read the default heads (seed 0) whatever the training seed: the CLAP stays fixed, as in the paper.
 ENCODER_HEADS := $(if $(filter miniclap,$(ENCODER)),miniclap-default,)
+TRAIN := $(PY) -m mats_lib.train --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(ENCODER)
 
-# A finished run is not redone; delete its folder (or `make clean-runs`) to train again.
-train: $(RUN)/final/trainable.safetensors
+# Always invoked: the trainer reuses a finished run whose key (settings, encoder, data, code) matches,
+# resumes an unfinished one, and moves a stale one aside and trains again.
+train: data $(ENCODER_HEADS)
+	$(TRAIN)
 
-$(RUN)/final/trainable.safetensors: experiments/mini.yaml | data $(ENCODER_HEADS)
-	$(PY) -m mats_lib.train --config mini --set seed=$(SEED) --set encoder.name=$(ENCODER)
+# MATS-Audio, the audio-supervised control
+train-audio: data $(ENCODER_HEADS)
+	$(TRAIN) --set data.modality=audio
 
-train-audio: $(AUDIO_RUN)/final/trainable.safetensors
+# The no-noise control: the paper's "raw" condition is a model trained without noise, fed audio as is
+train-nonoise: data $(ENCODER_HEADS)
+	$(TRAIN) --set data.noise_variance=0.0
 
-$(AUDIO_RUN)/final/trainable.safetensors: experiments/mini.yaml | data $(ENCODER_HEADS)
-	$(PY) -m mats_lib.train --config mini --set seed=$(SEED) --set encoder.name=$(ENCODER) --set data.modality=audio
+# The transfer table's run matrix: text-only under both encoders; the no-noise and MATS-Audio controls
+# under both; SEEDS training seeds each. One training at a time (two at once oversubscribe the cores).
+runs: data
+	for enc in tagclap miniclap; do for seed in $(SEEDS); do \
+	  $(MAKE) --no-print-directory train train-nonoise train-audio SEED=$$seed ENCODER=$$enc || exit 1; done; done
 
-# raw / noise / memory / Santa and MATS-Audio, training seeds 0 and 1, under both encoders, with bootstrap CIs
-transfer-table: data
-	for enc in tagclap miniclap; do for seed in 0 1; do \
-	  $(MAKE) --no-print-directory train train-audio SEED=$$seed ENCODER=$$enc || exit 1; done; done
-	$(PY) scripts/transfer_table.py --encoders tagclap miniclap --seeds 0 1 --max-items 64 --beams 1
+# conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals
+transfer-table: runs
+	$(PY) scripts/transfer_table.py --config $(PRESET) --encoders tagclap miniclap --seeds $(SEEDS)
 
 caption-examples: train
-	$(PY) scripts/caption_examples.py $(RUN)
+# the default run (named as mats_lib.runs.run_name names a run with the preset's settings)
+	$(PY) scripts/caption_examples.py build/runs/$(PRESET)-text-$(ENCODER)-seed$(SEED)
 
 bench-embeddings: data
 	$(PY) scripts/bench_embedding_cache.py --config mini
@@ -120,8 +131,10 @@ lab: setup
 mlflow-ui: setup
 	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db
 
+# Everything derived from runs: checkpoints, evaluation parts, memory banks (the committed reports stay).
+REPORTS ?= reports
 clean-runs:
-	rm -rf $(BUILD)/runs
+	rm -rf $(BUILD)/runs $(REPORTS)/eval $(BUILD)/cache/memory-*
 
 clean: clean-runs
 	rm -rf $(BUILD)/cache $(BUILD)/data reports/runs

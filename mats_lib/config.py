@@ -122,6 +122,94 @@ class TrainConfig:
 
 
 @dataclass
+class SantaConfig:
+    """Santa and the memory bank at inference (mats_method.md s.5)."""
+
+    memory_size: int = 5172
+    """M: memory texts drawn at random from the training corpus [cfg] (0.1% of AudioTIA-5M); capped at the
+    number of distinct training captions."""
+    memory_fraction: Optional[float] = None
+    """When set, M = round(fraction x distinct training captions) instead of memory_size (the paper's 0.1%
+    is 0.001) [open]."""
+    clusters: int = 100
+    """K k-means clusters of the memory [cfg]."""
+    lloyd_iterations: int = 10
+    """Lloyd iterations of the k-means [cfg]."""
+    retrieved: int = 32
+    """L texts retrieved per clip [cfg]."""
+    temperature: float = 10.0
+    """Multiplies the similarities inside the softmax [cfg]."""
+    lam: float = 0.3
+    """lambda: the weight of the retrieved text in the mix [cfg]."""
+    noise_variance: Optional[float] = None
+    """Variance of the noise on the retrieved texts (and of the test_noise transfer); null: the run's own
+    training noise (0 for a run trained without noise and for MATS-Audio). 0.015 in the paper [cfg]."""
+    normalize_first: bool = True
+    """False reproduces the release: the audio embedding is mixed before L2 normalisation (at its raw norm)."""
+    retrieval: Literal["kmeans", "exact"] = "kmeans"
+    """kmeans: nearest centroid, then its nearest members [cfg]; exact: the nearest over the whole memory."""
+    duplicating_subsample: bool = False
+    """True reproduces the release's memory draw: a shuffle that duplicates rows of the first M texts."""
+
+
+@dataclass
+class EvalConfig:
+    """Which parts are evaluated, on which items, with which test-time draws."""
+
+    transfers: list[str] = field(default_factory=lambda: ["plain", "memory", "santa"])
+    """Applied to the audio embedding: plain (as is), test_noise (the training noise added at test time),
+    memory (DRCap), santa. The paper's conditions pair them with a run: raw = plain on a model trained
+    without noise; noise (CapDec) = plain on the noise-trained model; memory and Santa on the noise-trained model."""
+    tasks: list[str] = field(default_factory=lambda: ["cls_opensfx", "cls_wesnoth", "cls_animals", "cls_desktop",
+                                                      "cls_synth", "cls_vocal", "caption_scenes", "qa_scenes"])
+    """Benchmark tasks (eval-part JSONL files under the data root)."""
+    seeds: list[int] = field(default_factory=lambda: [0, 1])
+    """Evaluation seeds: the test-time draws (noise, Santa's noise) of stochastic transfers; deterministic
+    transfers are evaluated once."""
+    subset_seed: int = 0
+    """Seed of the item subset (the same items for every run, transfer and seed: comparisons are paired)."""
+    max_items: Optional[int] = None
+    """Per task, a seeded random subset of at most this many items (null: every item) [open]."""
+    batch_size: int = 16
+    """Clips per generation batch (batched decoding equals one-by-one; a test checks it)."""
+    bootstrap_resamples: int = 1000
+    """Resamples of every bootstrap interval."""
+    caption_metrics: list[str] = field(default_factory=lambda: ["BLEU", "METEOR", "ROUGE-L", "CIDEr-D", "SPICE"])
+    """pycocoevalcap metrics (CIDEr-D always); METEOR starts a JVM."""
+    scorer: str = "minilm"
+    """Text tower that matches generated answers to class names, the same for every run (LTU/GAMA protocol)."""
+
+
+@dataclass
+class DecodingConfig:
+    """Generation (mats_method.md s.7): beam 4, no sampling, no-repeat 2-grams, repetition penalty 2."""
+
+    num_beams: int = 4
+    """[cfg]"""
+    no_repeat_ngram_size: int = 2
+    """[cfg]"""
+    repetition_penalty: float = 2.0
+    """[cfg]"""
+    length_penalty: float = 1.0
+    """[cfg]"""
+    max_new_tokens: int = 200
+    """[cfg]; the per-kind caps below apply when smaller."""
+    max_new_tokens_classification: int = 200
+    """Cap for classification answers (a label) [open]."""
+    max_new_tokens_multilabel: int = 200
+    """Cap for multi-label answers [open]."""
+    max_new_tokens_caption: int = 200
+    """Cap for captions [open]."""
+    max_new_tokens_qa: int = 200
+    """Cap for short QA answers [open]."""
+    max_new_tokens_open: int = 200
+    """Cap for open-ended answers [open]."""
+
+    def max_tokens_for(self, kind: str) -> int:
+        return min(self.max_new_tokens, getattr(self, f"max_new_tokens_{kind}"))
+
+
+@dataclass
 class TrackingConfig:
     experiment: str = "mats"
     """MLflow experiment; the tracking URI is MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
@@ -138,10 +226,20 @@ class Config:
     mapper: MapperConfig = field(default_factory=MapperConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    santa: SantaConfig = field(default_factory=SantaConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def training_settings(self) -> dict:
+        """The settings that change a trained model's weights (its key): inference sections, tracking and
+        bookkeeping (where checkpoints go, how often they are logged or saved, the device) left out."""
+        out = {k: v for k, v in self.to_dict().items() if k not in INFERENCE_SECTIONS + ("tracking", "preset")}
+        out["train"] = {k: v for k, v in out["train"].items() if k not in TRAIN_BOOKKEEPING}
+        return out
 
     def flat(self) -> dict[str, object]:
         """{'train.lr': 3e-5, ...}: MLflow params and papermill parameters."""
@@ -152,6 +250,10 @@ class Config:
             else:
                 out[section] = values
         return out
+
+
+INFERENCE_SECTIONS = ("santa", "eval", "decoding")
+TRAIN_BOOKKEEPING = ("log_every", "save_every", "output_dir", "device")
 
 
 # ------------------------------------------------------------------------------------------- checking

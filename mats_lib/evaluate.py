@@ -1,51 +1,65 @@
 """Command line: evaluate a trained run under modality transfers on the MiniAudio eval part.
 
-    python -m mats_lib.evaluate build/runs/mini-text-tagclap-seed0 --transfers raw,noise,memory,santa
-    python -m mats_lib.evaluate RUN --tasks caption_scenes --max-items 20 --lam 0.5   # a quick look
+    python -m mats_lib.evaluate build/runs/mini-text-tagclap-seed0
+    python -m mats_lib.evaluate RUN --set eval.tasks=[caption_scenes] --set eval.max_items=20 --set santa.lam=0.5
 
-Outputs go to reports/eval/<run name>/<transfer>/<task>/{predictions.jsonl,metrics.json} and to MLflow
-(a parent run with nested runs). Re-running skips finished parts and resumes interrupted ones.
+Settings are the run's own config (its santa / eval / decoding sections) with ``--set`` overrides, validated
+like every config. Parts go to reports/eval/<run name>/<transfer>/<task>/<key>/ and to MLflow (experiment
+``mats-eval``: a parent run per evaluation, a nested run per part with every setting as a param). A part
+whose key matches is reused; any other setting computes a new part beside it.
 """
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
-from .evaluation import EvalSettings, evaluate_run
+import yaml
+
+from .config import Config, _merge, _dotted, config_from_dict
+from .evaluation import evaluate_run
 from .paths import REPO_ROOT
-from .santa import SantaSettings
 from .tracking import EvalTracker
+from .train import parse_overrides
+from .training import find_checkpoint
+
+INFERENCE_SECTIONS = ("santa", "eval", "decoding")
+
+
+def evaluation_config(run: str | Path, overrides: dict | None = None, base: Config | None = None) -> Config:
+    """The run's config, with the inference sections of ``base`` (e.g. a preset) when given, then ``overrides``."""
+    values = yaml.safe_load((find_checkpoint(run) / "config.yaml").read_text())
+    if base is not None:
+        values.update({section: base.to_dict()[section] for section in INFERENCE_SECTIONS})
+    return config_from_dict(_merge(values, _dotted(overrides or {})))
+
+
+def print_results(results: dict) -> None:
+    for transfer, tasks in results.items():
+        for task, parts in tasks.items():
+            for m in parts:
+                extra = f" (accuracy {m['accuracy']:.3f}, majority {m['majority_rate']:.3f})" if "accuracy" in m else ""
+                print(f"{transfer:10s} seed {m['eval_seed']} {task:16s} {m['metric']:17s} {m['value']:.3f}{extra} "
+                      f"n={m['n']} key={m['key']}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run")
-    parser.add_argument("--transfers", default="raw,noise,memory,santa")
-    parser.add_argument("--tasks", default=",".join(EvalSettings().tasks))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override, e.g. santa.lam=0.5, eval.max_items=20, decoding.num_beams=4")
     parser.add_argument("--out", default=None, help="default reports/eval/<run name>")
-    parser.add_argument("--max-items", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--beams", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lam", type=float, default=None, help="Santa's lambda (default 0.3)")
     parser.add_argument("--no-tracking", action="store_true")
     args = parser.parse_args(argv)
-    santa = SantaSettings() if args.lam is None else replace(SantaSettings(), lam=args.lam)
-    settings = EvalSettings(transfers=tuple(args.transfers.split(",")), tasks=tuple(args.tasks.split(",")),
-                            seed=args.seed, batch_size=args.batch_size, max_items=args.max_items,
-                            num_beams=args.beams, santa=santa)
+    cfg = evaluation_config(args.run, parse_overrides(args.set))
     name = Path(args.run).name
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "eval" / name
-    if args.no_tracking:
-        results = evaluate_run(args.run, out, settings)
+    if args.no_tracking or not cfg.tracking.enabled:
+        results = evaluate_run(args.run, cfg, out)
     else:
-        with EvalTracker("mats-eval", f"eval-{name}", {"run": args.run, **{k: str(v) for k, v in vars(args).items()}}) as tracker:
-            results = evaluate_run(args.run, out, settings, tracker=tracker)
-    for transfer, tasks in results.items():
-        for task, m in tasks.items():
-            ci = f" [{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]" if "ci95" in m else ""
-            print(f"{transfer:7s} {task:16s} {m['metric']:8s} {m['value']:.3f}{ci}  n={m['n']}")
+        params = {k: v for k, v in cfg.flat().items() if k.split(".")[0] in INFERENCE_SECTIONS}
+        with EvalTracker("mats-eval", f"eval-{name}", {"run": args.run, **params}) as tracker:
+            results = evaluate_run(args.run, cfg, out, tracker=tracker)
+    print_results(results)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
-"""Evaluation runner: trained model x modality transfer x benchmark task -> predictions + metrics.
+"""Evaluation runner: trained run x modality transfer x benchmark task (x evaluation seed) -> a keyed part.
 
-Each (transfer, task) part writes ``predictions.jsonl`` (audio id, question, prediction, reference)
-batch by batch and ``metrics.json`` when done, and is logged to MLflow as a nested run. A part with
-metrics is never recomputed; a part interrupted mid-way continues from its last complete batch (noise
-is drawn per batch from a seed derived from (seed, transfer, task, batch), so a resumed part gives the
-same predictions). A zero-shot guard refuses caption tasks whose references occur in the training corpus.
+Every part lives in ``<out>/<transfer>/<task>/<key>/`` with ``predictions.jsonl`` (written batch by batch)
+and ``metrics.json`` (written atomically, with the key's inputs and the provenance). The key hashes
+everything that makes the part's numbers: the checkpoint's bytes, the run key, the encoder fingerprint,
+the task's data, the transfer and its Santa settings (with the resolved noise variance), the decoding, the
+item subset, the evaluation seed (stochastic transfers only), the scorer and the evaluation code. A part is
+reused only under the same key; another key gets its own folder. An interrupted part resumes from its last
+complete batch after its rows are checked, one by one, against the current subset.
+
+Settings come from one :class:`~mats_lib.config.Config`: its ``santa``, ``eval`` and ``decoding``
+sections; the run's own config gives the model, the encoder and the data. Guards: a run whose key no
+longer matches (data, heads, code or settings changed) is refused, an encoder other than the run's is
+refused, and a caption task whose references occur in the training texts is refused (zero-shot).
 """
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,38 +29,49 @@ from .config import Config, resolve_path
 from .data.audiotia import normalise, signature
 from .data.records import load_eval_records, load_train_records
 from .data.tasks import get_task
-from .encoders import encoder_from_config
+from .encoders import create_encoder, encoder_from_config
 from .inference import Decoding, generate, load_trained
-from .metrics import (CAPTION_METRICS, accuracy_items, bootstrap_ci, caption_metrics, match_to_classes, mean_average_precision,
-                      postprocess, qa_items)
+from .metrics import (accuracy_items, balanced_accuracy, caption_metrics, class_baselines, exact_match_items,
+                      match_to_classes, mean_average_precision, postprocess, qa_items)
 from .paths import cache_dir
-from .santa import MemoryBank, SantaSettings, apply_transfer, build_memory_bank, subsample_memory
+from .provenance import EVALUATION_SOURCES, file_sha256, provenance, settings_key, source_fingerprint, write_json_atomic
+from .runs import check_run_key, read_key, training_key
+from .santa import TRANSFERS, STOCHASTIC_TRANSFERS, MemoryBank, SantaSettings, apply_transfer, build_memory_bank, subsample_memory
 from .seed import derive_seed
 from .training import find_checkpoint
-
-MAX_NEW_TOKENS = {"classification": 12, "multilabel": 24, "caption": 30, "qa": 8, "open": 64}
 
 
 class ZeroShotError(RuntimeError):
     pass
 
 
-@dataclass
-class EvalSettings:
-    transfers: tuple[str, ...] = ("raw", "noise", "memory", "santa")
-    tasks: tuple[str, ...] = ("cls_opensfx", "cls_wesnoth", "cls_animals", "cls_desktop", "cls_synth", "cls_vocal",
-                              "caption_scenes", "qa_scenes")
-    seed: int = 0
-    batch_size: int = 16
-    max_items: int | None = None  # per task: a seeded random subset, for runs on a small CPU budget
-    num_beams: int = 4
-    santa: SantaSettings = field(default_factory=SantaSettings)
-    bootstrap_resamples: int = 1000
-    caption_metrics: tuple[str, ...] = CAPTION_METRICS  # subsets keep tests fast (METEOR starts a JVM)
+class EncoderMismatchError(RuntimeError):
+    pass
 
 
-def training_captions(cfg: Config) -> list[str]:
-    """The caption field of every training record (the corpus the memory and the guard draw on)."""
+class StalePartError(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------------------------------ guards
+def training_texts(cfg: Config) -> list[str]:
+    """The texts a run was trained on: corpus captions (text) or the audio records' answers (MATS-Audio)."""
+    texts = []
+    if cfg.data.modality == "text":
+        manifest_path = resolve_path(cfg.data.corpus, "data.corpus")
+        for info in json.loads(manifest_path.read_text()).values():
+            records = load_train_records(manifest_path.parent / info["file"])[0]
+            texts += [r["caption"] for r in records] + [r["output"] for r in records if get_task(r["task"]).kind == "caption"]
+    else:
+        folder = resolve_path(cfg.data.audio_records, "data.audio_records")
+        root = resolve_path(cfg.data.audio_root, "data.audio_root")
+        for path in sorted(folder.glob("*.jsonl")):
+            texts += [r["output"] for r in load_eval_records(path, root)[0]]
+    return sorted(set(texts))
+
+
+def corpus_captions(cfg: Config) -> list[str]:
+    """The distinct caption fields of the text corpus: what Santa's memory draws from."""
     manifest_path = resolve_path(cfg.data.corpus, "data.corpus")
     captions = []
     for info in json.loads(manifest_path.read_text()).values():
@@ -62,35 +80,53 @@ def training_captions(cfg: Config) -> list[str]:
 
 
 def zero_shot_guard(records: list[dict], train_texts: list[str], task: str) -> None:
-    """Refuse a caption task if a reference equals a training caption (up to case, order, stop words)."""
+    """Refuse a caption task if a reference equals a training text (up to case, order, stop words)."""
     if get_task(task).kind != "caption":
         return
     exact, near = {normalise(t) for t in train_texts}, {signature(t) for t in train_texts}
     leaked = [r["output"] for r in records if normalise(r["output"]) in exact or signature(r["output"]) in near]
     if leaked:
-        raise ZeroShotError(f"{len(leaked)} reference caption(s) of {task} occur in the training corpus "
+        raise ZeroShotError(f"{len(leaked)} reference caption(s) of {task} occur in the training texts "
                             f"(e.g. {leaked[0]!r}): refusing to evaluate, the test would not be zero-shot")
 
 
+def check_encoder(run_cfg: Config, settings: Config) -> None:
+    """Refuse to evaluate a run with an encoder other than the one it was trained with."""
+    if asdict(run_cfg.encoder) != asdict(settings.encoder):
+        raise EncoderMismatchError(f"the run was trained with encoder {asdict(run_cfg.encoder)}, the evaluation "
+                                   f"asks for {asdict(settings.encoder)}: a model only hears through its own CLAP")
+
+
+# ------------------------------------------------------------------------------------------ Santa's memory
+def memory_size(santa: SantaSettings, n_texts: int) -> int:
+    size = round(santa.memory_fraction * n_texts) if santa.memory_fraction is not None else santa.memory_size
+    return max(1, min(size, n_texts))
+
+
 def memory_bank(encoder, texts: list[str], settings: SantaSettings, seed: int) -> MemoryBank:
-    """Santa's memory: M seeded training texts, k-means'd once and cached beside the embeddings."""
-    key = hashlib.sha256(json.dumps({"encoder": encoder.fingerprint(), "texts": hashlib.sha256(
-        "\n".join(texts).encode()).hexdigest(), "m": settings.memory_size, "k": settings.clusters,
-        "iters": settings.lloyd_iterations, "dup": settings.duplicating_subsample, "seed": seed}).encode()).hexdigest()[:16]
+    """Santa's memory: M seeded training texts, k-means'd once and cached (atomically) beside the embeddings."""
+    size = memory_size(settings, len(texts))
+    key = settings_key({"encoder": encoder.fingerprint(), "texts": settings_key(texts), "m": size,
+                        "k": settings.clusters, "iters": settings.lloyd_iterations,
+                        "dup": settings.duplicating_subsample, "seed": seed,
+                        "code": source_fingerprint(("santa.py",))})
     path = cache_dir() / f"memory-{encoder.name}-{key}.safetensors"
     if path.exists():
         t = load_file(str(path))
         return MemoryBank(t["memory"], t["centroids"], t["members"], t["sizes"])
-    index = subsample_memory(len(texts), settings.memory_size, np.random.default_rng(derive_seed(seed, "memory")),
+    index = subsample_memory(len(texts), size, np.random.default_rng(derive_seed(seed, "memory")),
                              settings.duplicating_subsample)
     embeddings = encoder.embed_text([texts[i] for i in index])
     bank = build_memory_bank(embeddings, settings.clusters, settings.lloyd_iterations, derive_seed(seed, "kmeans"))
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     save_file({"memory": bank.memory.contiguous(), "centroids": bank.centroids.contiguous(),
-               "members": bank.members.contiguous(), "sizes": bank.sizes.contiguous()}, str(path))
+               "members": bank.members.contiguous(), "sizes": bank.sizes.contiguous()}, str(tmp))
+    os.replace(tmp, path)
     return bank
 
 
+# ------------------------------------------------------------------------------------------ items
 def eval_subset(records: list[dict], task: str, max_items: int | None, seed: int) -> list[dict]:
     """At most ``max_items`` records of ``task``: a seeded random subset in file order, not the first N
     (the files are sorted). Every tool that quotes "the runner's subset" takes it from here."""
@@ -100,7 +136,17 @@ def eval_subset(records: list[dict], task: str, max_items: int | None, seed: int
     return [records[i] for i in sorted(keep[:max_items])]
 
 
-def _read_predictions(path: Path, batch_size: int) -> list[dict]:
+def task_records(root: Path, task: str, settings: Config) -> list[dict]:
+    records, _ = load_eval_records(root / "eval" / f"{task}.jsonl", root)
+    return eval_subset(records, task, settings.eval.max_items, settings.eval.subset_seed)
+
+
+def _row_identity(record: dict) -> tuple:
+    return record["audio_id"], record.get("instruction"), record["output"]
+
+
+def _read_predictions(path: Path, records: list[dict], batch_size: int) -> list[dict]:
+    """The complete batches of an interrupted part, each row checked against the current subset."""
     if not path.exists():
         return []
     rows = []
@@ -110,97 +156,179 @@ def _read_predictions(path: Path, batch_size: int) -> list[dict]:
         except json.JSONDecodeError:
             break  # a line cut by a crash
     rows = rows[: len(rows) // batch_size * batch_size]  # resume on a batch boundary
+    for i, row in enumerate(rows):
+        if i >= len(records) or (row["audio_id"], row["question"], row["reference"]) != _row_identity(records[i]):
+            raise StalePartError(f"{path.parent}: row {i + 1} of its predictions ({row.get('audio_id')}) is not item "
+                                 f"{i + 1} of the current subset: the part was made from other items; delete the "
+                                 f"part folder to recompute it")
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     return rows
 
 
-def score_part(task: str, rows: list[dict], labels: dict, encoder, settings: EvalSettings) -> dict:
+# ------------------------------------------------------------------------------------------ scoring
+def scorer_encoder(name: str):
+    """The fixed scorer that matches answers to class names: MiniLM, whatever the run's CLAP."""
+    if name != "minilm":
+        raise ValueError(f"unknown scorer {name!r}; the study scores with 'minilm'")
+    return create_encoder("tagclap", progress=False)  # tagclap's text side is normalised MiniLM
+
+
+def score_part(task: str, rows: list[dict], labels: dict, scorer, settings: Config) -> dict:
     kind = get_task(task).kind
     predictions = [r["prediction"] for r in rows]
+    references = [r["reference"] for r in rows]
     out: dict = {"task": task, "kind": kind, "n": len(rows)}
     if kind == "classification":
         classes = labels[task]["labels"]
-        items = accuracy_items(predictions, [r["reference"] for r in rows], classes, encoder)
-        out.update(metric="accuracy", chance=1 / len(classes), items=items.tolist())
+        items = accuracy_items(predictions, references, classes, scorer)
+        out.update(metric="balanced_accuracy", items=items.tolist(), labels=references,
+                   exact=exact_match_items(predictions, references).tolist(),
+                   accuracy=float(items.mean()), balanced_accuracy=balanced_accuracy(items, references),
+                   **class_baselines(references, classes))
+        out["value"] = out["balanced_accuracy"]
     elif kind == "multilabel":
         classes = labels[task]["labels"]
-        targets = np.array([[c in r["reference"].split(", ") for c in classes] for r in rows], dtype=float)
-        out.update(metric="mAP", value=mean_average_precision(match_to_classes(predictions, classes, encoder), targets))
-        return out
+        targets = np.array([[c in r.split(", ") for c in classes] for r in references], dtype=float)
+        out.update(metric="mAP", value=mean_average_precision(match_to_classes(predictions, classes, scorer), targets))
     elif kind == "caption":
-        corpus, items_by_metric = caption_metrics(predictions, [[r["reference"]] for r in rows],
-                                                  tuple(dict.fromkeys(("CIDEr-D",) + settings.caption_metrics)))
-        out.update(metric="CIDEr-D", scores=corpus, items=items_by_metric["CIDEr-D"].tolist())
+        corpus, items_by_metric = caption_metrics(predictions, [[r] for r in references],
+                                                  tuple(dict.fromkeys(("CIDEr-D",) + tuple(settings.eval.caption_metrics))))
+        out.update(metric="CIDEr-D", scores=corpus, items=items_by_metric["CIDEr-D"].tolist(),
+                   value=float(items_by_metric["CIDEr-D"].mean()))
     elif kind == "qa":
-        out.update(metric="accuracy", items=qa_items(predictions, [r["reference"] for r in rows]).tolist())
+        items = qa_items(predictions, references)
+        out.update(metric="accuracy", items=items.tolist(), value=float(items.mean()))
     else:
         raise ValueError(f"no metric for task kind {kind!r}")
-    mean, lo, hi = bootstrap_ci(np.array(out["items"]), settings.bootstrap_resamples, settings.seed)
-    out.update(value=mean, ci95=[lo, hi])
     return out
 
 
-def evaluate_run(run: str | Path, out_dir: str | Path, settings: EvalSettings = EvalSettings(),
-                 tracker=None, progress: bool = True) -> dict:
-    """Evaluate a training run on the eval part of its benchmark. Returns {transfer: {task: metrics}}."""
+# ------------------------------------------------------------------------------------------ keys
+def resolved_santa(settings: Config, run_noise_variance: float) -> SantaSettings:
+    """The Santa settings a part uses: an explicit noise variance (0 included) is kept; null is the run's own."""
+    values = asdict(settings.santa)
+    if values["noise_variance"] is None:
+        values["noise_variance"] = float(run_noise_variance)
+    return SantaSettings(**values)
+
+
+def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str, run_key: str, encoder_fp: str,
+                data_sha: str, santa: SantaSettings, settings: Config) -> dict:
+    """Everything that makes one part's numbers; its hash is the part's key."""
+    if transfer == "test_noise":
+        santa_used = {"noise_variance": santa.noise_variance}
+    elif transfer in ("memory", "santa"):
+        santa_used = asdict(santa)
+    else:
+        santa_used = {}
+    kind = get_task(task).kind
+    return {"checkpoint": checkpoint_sha, "run_key": run_key, "encoder": encoder_fp, "data": data_sha,
+            "transfer": transfer, "task": task, "santa": santa_used, "decoding": asdict(settings.decoding),
+            "max_new_tokens": settings.decoding.max_tokens_for(kind),
+            "subset": {"max_items": settings.eval.max_items, "seed": settings.eval.subset_seed},
+            "eval_seed": eval_seed if transfer in STOCHASTIC_TRANSFERS else None,
+            "batch_size": settings.eval.batch_size, "scorer": settings.eval.scorer,
+            "caption_metrics": sorted(settings.eval.caption_metrics) if kind == "caption" else None,
+            "code": source_fingerprint(EVALUATION_SOURCES)}
+
+
+def eval_seeds(transfer: str, settings: Config) -> list[int]:
+    """Stochastic transfers are drawn once per evaluation seed; deterministic ones once."""
+    return list(settings.eval.seeds) if transfer in STOCHASTIC_TRANSFERS else [settings.eval.seeds[0]]
+
+
+# ------------------------------------------------------------------------------------------ the runner
+def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker=None,
+                 progress: bool = True) -> dict:
+    """Evaluate a training run on the eval part of its benchmark under ``settings``' santa / eval / decoding
+    sections. Returns {transfer: {task: [metrics of each evaluation seed]}}."""
     ckpt = find_checkpoint(run)
-    model, cfg = load_trained(ckpt)
+    model, run_cfg = load_trained(ckpt)
+    check_encoder(run_cfg, settings)
+    encoder = encoder_from_config(run_cfg.encoder, progress=progress)
+    stored = read_key(ckpt) or {}
+    check_run_key(ckpt, training_key(run_cfg, encoder.fingerprint()))
     state = torch.load(ckpt / "state.pt", weights_only=True)
-    santa_settings = settings.santa
-    if state.get("noise_variance", 0) > 0:  # noise and Santa use the variance the model was trained with
-        santa_settings = SantaSettings(**{**asdict(santa_settings), "noise_variance": float(state["noise_variance"])})
-    encoder = encoder_from_config(cfg.encoder, progress=progress)
-    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    santa = resolved_santa(settings, float(state.get("noise_variance", 0.0)))
+    unknown = sorted(set(settings.eval.transfers) - set(TRANSFERS))
+    if unknown:
+        raise ValueError(f"unknown transfer(s) {unknown}; choose from {', '.join(TRANSFERS)}")
+    scorer = scorer_encoder(settings.eval.scorer)
+    root = resolve_path(run_cfg.data.audio_root, "data.audio_root")
     labels = json.loads((root / "labels.json").read_text())
-    train_texts = training_captions(cfg) if cfg.data.modality == "text" else []
-    needs_bank = any(t in ("memory", "santa") for t in settings.transfers)
-    bank = memory_bank(encoder, train_texts or training_captions(cfg), santa_settings, settings.seed) if needs_bank else None
+    guard_texts = training_texts(run_cfg)
+    bank = None
+    if any(t in ("memory", "santa") for t in settings.eval.transfers):
+        bank = memory_bank(encoder, corpus_captions(run_cfg), santa, settings.eval.subset_seed)
+    checkpoint_sha = file_sha256(ckpt / "trainable.safetensors")
     out_dir = Path(out_dir)
     results: dict = {}
-    for task in settings.tasks:
-        records, _ = load_eval_records(root / "eval" / f"{task}.jsonl", root)
-        records = eval_subset(records, task, settings.max_items, settings.seed)
-        zero_shot_guard(records, train_texts, task)
+    for task in settings.eval.tasks:
+        records = task_records(root, task, settings)
+        zero_shot_guard(records, guard_texts, task)
+        data_sha = settings_key({"records": [_row_identity(r) for r in records],
+                                 "labels": labels.get(task), "manifest": _manifest_sha(root)})
         ids = sorted({r["audio_id"] for r in records})
         table = dict(zip(ids, torch.from_numpy(encoder.embed_audio([root / i for i in ids]))))
-        for transfer in settings.transfers:
-            part = out_dir / transfer / task
-            metrics_path = part / "metrics.json"
-            if metrics_path.exists():
-                results.setdefault(transfer, {})[task] = json.loads(metrics_path.read_text())
-                continue
-            part.mkdir(parents=True, exist_ok=True)
-            rows = _read_predictions(part / "predictions.jsonl", settings.batch_size)
-            decoding = Decoding(num_beams=settings.num_beams, max_new_tokens=MAX_NEW_TOKENS[get_task(task).kind])
-            starts = range(len(rows), len(records), settings.batch_size)
-            for start in tqdm(starts, desc=f"{transfer}/{task}", disable=not progress, leave=False):
-                batch = records[start : start + settings.batch_size]
-                generator = torch.Generator().manual_seed(derive_seed(settings.seed, f"{transfer}/{task}/{start}"))
-                audio = torch.stack([table[r["audio_id"]] for r in batch])
-                inputs = apply_transfer(transfer, audio, bank=bank, settings=santa_settings, generator=generator)
-                texts = generate(model, inputs, [r["task"] for r in batch], [r.get("instruction") for r in batch], decoding)
-                new = [{"audio_id": r["audio_id"], "question": r.get("instruction"), "prediction": postprocess(t),
-                        "reference": r["output"]} for r, t in zip(batch, texts)]
-                with open(part / "predictions.jsonl", "a") as f:
-                    f.writelines(json.dumps(x, sort_keys=True) + "\n" for x in new)
-                rows += new
-            metrics = score_part(task, rows, labels, encoder, settings)
-            metrics.update(transfer=transfer, run=str(ckpt), santa=asdict(santa_settings), num_beams=settings.num_beams)
-            metrics_path.write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-            results.setdefault(transfer, {})[task] = metrics
-            if tracker is not None:
-                tracker.log_part(transfer, task, metrics, part)
+        if not santa.normalize_first:  # the release mixes the audio embedding at its raw scale
+            norms = encoder.raw_audio_norms([root / i for i in ids])
+            table = {i: table[i] * float(n) for i, n in zip(ids, norms)}
+        for transfer in settings.eval.transfers:
+            for seed in eval_seeds(transfer, settings):
+                inputs = part_inputs(transfer, task, seed, checkpoint_sha=checkpoint_sha, run_key=stored.get("key", ""),
+                                     encoder_fp=encoder.fingerprint(), data_sha=data_sha, santa=santa, settings=settings)
+                metrics = _evaluate_part(model, records, table, bank, santa, transfer, task, seed, inputs, labels,
+                                         scorer, settings, out_dir, tracker, progress, run=str(ckpt))
+                results.setdefault(transfer, {}).setdefault(task, []).append(metrics)
     return results
 
 
-def pooled(results_for_transfer: dict, kind: str, seed: int = 0, resamples: int = 1000) -> dict | None:
-    """Pool the per-item scores of every task of one kind (e.g. all classification label sets)."""
-    parts = [m for m in results_for_transfer.values() if m["kind"] == kind and "items" in m]
-    if not parts:
-        return None
-    items = np.concatenate([np.array(m["items"]) for m in parts])
-    mean, lo, hi = bootstrap_ci(items, resamples, seed)
-    chance = None
-    if kind == "classification":
-        chance = float(sum(m["chance"] * m["n"] for m in parts) / sum(m["n"] for m in parts))
-    return {"value": mean, "ci95": [lo, hi], "n": int(len(items)), "chance": chance}
+def _manifest_sha(root: Path) -> str | None:
+    manifest = root.parent / "manifest.json"
+    return file_sha256(manifest) if manifest.exists() else None
+
+
+def _evaluate_part(model, records, table, bank, santa, transfer, task, seed, inputs, labels, scorer, settings,
+                   out_dir, tracker, progress, run) -> dict:
+    key = settings_key(inputs)
+    part = out_dir / transfer / task / key
+    metrics_path = part / "metrics.json"
+    if metrics_path.exists():
+        metrics = json.loads(metrics_path.read_text())
+        if metrics.get("key") == key:
+            return metrics
+    part.mkdir(parents=True, exist_ok=True)
+    batch_size = settings.eval.batch_size
+    rows = _read_predictions(part / "predictions.jsonl", records, batch_size)
+    kind = get_task(task).kind
+    decoding = Decoding(num_beams=settings.decoding.num_beams, no_repeat_ngram_size=settings.decoding.no_repeat_ngram_size,
+                        repetition_penalty=settings.decoding.repetition_penalty,
+                        length_penalty=settings.decoding.length_penalty,
+                        max_new_tokens=settings.decoding.max_tokens_for(kind))
+    starts = range(len(rows), len(records), batch_size)
+    label = f"{transfer}/{task}" + (f"/seed{seed}" if inputs["eval_seed"] is not None else "")
+    for start in tqdm(starts, desc=label, disable=not progress, leave=False):
+        batch = records[start : start + batch_size]
+        generator = torch.Generator().manual_seed(derive_seed(seed, f"{transfer}/{task}/{start}"))
+        audio = torch.stack([table[r["audio_id"]] for r in batch])
+        embedded = apply_transfer(transfer, audio, bank=bank, settings=santa, generator=generator)
+        texts = generate(model, embedded, [r["task"] for r in batch], [r.get("instruction") for r in batch], decoding)
+        new = [{"audio_id": r["audio_id"], "question": r.get("instruction"), "prediction": postprocess(t),
+                "reference": r["output"]} for r, t in zip(batch, texts)]
+        with open(part / "predictions.jsonl", "a") as f:
+            f.writelines(json.dumps(x, sort_keys=True) + "\n" for x in new)
+        rows += new
+    metrics = score_part(task, rows, labels, scorer, settings)
+    metrics.update(transfer=transfer, eval_seed=seed, run=run, key=key, inputs=inputs, provenance=provenance())
+    write_json_atomic(metrics_path, metrics)
+    if tracker is not None:
+        tracker.log_part(f"{label}", metrics, part, params={"transfer": transfer, "task": task, "eval_seed": seed,
+                                                            "part_key": key, **_flat_settings(settings, santa)})
+    return metrics
+
+
+def _flat_settings(settings: Config, santa: SantaSettings) -> dict:
+    """santa.* (as resolved), eval.* and decoding.*: what the MLflow compare view lines parts up by."""
+    flat = {k: v for k, v in settings.flat().items() if k.split(".")[0] in ("eval", "decoding")}
+    flat.update({f"santa.{k}": v for k, v in asdict(santa).items()})
+    return flat

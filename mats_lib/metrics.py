@@ -47,6 +47,30 @@ def accuracy_items(predictions: list[str], references: list[str], class_names: l
     return (chosen == np.array([index[r] for r in references])).astype(float)
 
 
+def exact_match_items(predictions: list[str], references: list[str]) -> np.ndarray:
+    """Per-item 0/1: the answer is the reference label itself (case, punctuation and articles aside)."""
+    return np.array([float(normalize_answer(p) == normalize_answer(r)) for p, r in zip(predictions, references)])
+
+
+def balanced_accuracy(correct: np.ndarray, references: list[str]) -> float:
+    """Macro recall: the mean over the classes present among the references of the share of their items
+    answered correctly. A constant answer scores exactly 1 / (number of classes present)."""
+    correct = np.asarray(correct, dtype=float)
+    refs = np.asarray(references)
+    return float(np.mean([correct[refs == c].mean() for c in np.unique(refs)]))
+
+
+def class_baselines(references: list[str], class_names: list[str]) -> dict:
+    """What a model that does not listen scores on these items: chance (a uniform guess over the label set,
+    for accuracy), the balanced chance (any constant answer, for balanced accuracy) and the majority-class
+    rate (the best constant answer, for accuracy); label sets whose majority class exceeds 50% are flagged."""
+    values, counts = np.unique(np.asarray(references), return_counts=True)
+    majority = float(counts.max() / counts.sum())
+    return {"chance": 1 / len(class_names), "balanced_chance": 1 / len(values), "majority_rate": majority,
+            "majority_label": str(values[counts.argmax()]), "classes_present": int(len(values)),
+            "majority_over_half": bool(majority > 0.5)}
+
+
 def mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
     """Macro mAP over classes with at least one positive: scores and 0/1 targets are [n, c]."""
     from sklearn.metrics import average_precision_score

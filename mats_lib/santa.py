@@ -1,4 +1,4 @@
-"""Modality transfers applied to CLAP audio embeddings before the mapper: raw, noise, memory, Santa.
+"""Modality transfers applied to CLAP audio embeddings before the mapper: plain, test_noise, memory, Santa.
 
 Axes: b batch, d embedding dim, m memory size, k clusters, s largest cluster, l retrieved texts.
 
@@ -22,7 +22,10 @@ from .noise import noisy_unit
 
 @dataclass(frozen=True)
 class SantaSettings:
+    """The ``santa`` section of the config with its noise variance resolved (see config.SantaConfig)."""
+
     memory_size: int = 5172  # M: 0.1% of AudioTIA-5M, drawn at random [cfg]; capped at the corpus size
+    memory_fraction: float | None = None  # when set, M = round(fraction x distinct corpus captions)
     clusters: int = 100  # K [cfg]
     lloyd_iterations: int = 10  # [cfg]
     retrieved: int = 32  # L [cfg]
@@ -56,13 +59,31 @@ class MemoryBank:
         return cls(F.normalize(memory.float(), dim=-1), centroids.float(), members, sizes)
 
 
+def shuffle_draws(size: int, rng: np.random.Generator) -> np.ndarray:
+    """The draws of a Fisher-Yates shuffle of ``size`` rows, in its order: for i = size-1 down to 1, j uniform
+    on 0..i (Python's ``random.shuffle``). ``draws[k]`` belongs to i = size-1-k."""
+    return np.array([int(rng.integers(0, i + 1)) for i in range(size - 1, 0, -1)], dtype=np.int64)
+
+
+def release_shuffled_rows(draws: np.ndarray, size: int) -> np.ndarray:
+    """Which original row each row holds after the release's shuffle of a stacked tensor.
+
+    ``random.shuffle`` swaps ``x[i], x[j] = x[j], x[i]``; on a tensor both sides are views of the same
+    storage, so the swap copies row j over row i and leaves row j as it was. Going down from the last row,
+    rows 0..i are still original when row i is written: row i ends as original row j_i (j_i <= i), row 0
+    stays. About half of the rows are unique, and all come from the first ``size`` texts."""
+    rows = np.arange(size)
+    for k, j in enumerate(draws):
+        rows[size - 1 - k] = j  # j <= i: that row is still original
+    return rows
+
+
 def subsample_memory(n_texts: int, size: int, rng: np.random.Generator, duplicating: bool = False) -> np.ndarray:
-    """Indices of the memory texts. The release's quirk draws indices with replacement-like duplication:
-    a shuffle applied to a tensor view, which repeats some rows and drops others; modelled here as
-    sampling with replacement."""
+    """Indices of the memory texts: ``size`` distinct texts drawn at random (the paper's intent), or, with
+    ``duplicating``, the release's memory: its first ``size`` texts after its aliasing shuffle."""
     size = min(size, n_texts)
     if duplicating:
-        return np.sort(rng.integers(0, n_texts, size))
+        return release_shuffled_rows(shuffle_draws(size, rng), size)
     return np.sort(rng.choice(n_texts, size, replace=False))
 
 
@@ -76,12 +97,14 @@ def build_memory_bank(text_embeddings: np.ndarray, clusters: int, iterations: in
     return MemoryBank.from_assignments(torch.from_numpy(x), torch.from_numpy(km.cluster_centers_), km.labels_)
 
 
-def raw(a: torch.Tensor) -> torch.Tensor:  # [b, d] -> [b, d]
+def plain(a: torch.Tensor) -> torch.Tensor:  # [b, d] -> [b, d]
+    """The audio embedding as is (the paper's raw and noise conditions, on their two models)."""
     return a
 
 
-def noise(a: torch.Tensor, variance: float, generator: torch.Generator) -> torch.Tensor:  # [b, d] -> [b, d]
-    """The training noise applied to the audio embedding (normalise, add N(0, var), normalise)."""
+def test_noise(a: torch.Tensor, variance: float, generator: torch.Generator) -> torch.Tensor:  # [b, d] -> [b, d]
+    """The training noise applied to the audio embedding at test time (normalise, add N(0, var), normalise):
+    an extra transfer, not one of the paper's conditions."""
     return noisy_unit(a, variance, generator)
 
 
@@ -132,16 +155,17 @@ def memory(a: torch.Tensor, bank: MemoryBank, settings: SantaSettings) -> torch.
                            noise_variance=0.0, exact=True, normalize_first=True, generator=None)
 
 
-TRANSFERS = ("raw", "noise", "memory", "santa")
+TRANSFERS = ("plain", "test_noise", "memory", "santa")
+STOCHASTIC_TRANSFERS = ("test_noise", "santa")  # they draw noise: evaluated once per evaluation seed
 
 
 def apply_transfer(name: str, a: torch.Tensor, *, bank: MemoryBank | None, settings: SantaSettings,
                    generator: torch.Generator) -> torch.Tensor:
-    if name == "raw":
-        return raw(a)
-    if name == "noise":
-        return noise(a, settings.noise_variance, generator)
-    if bank is None:
+    if name == "plain":
+        return plain(a)
+    if name == "test_noise":
+        return test_noise(a, settings.noise_variance, generator)
+    if name in ("memory", "santa") and bank is None:
         raise ValueError(f"transfer {name!r} needs a memory bank")
     if name == "memory":
         return memory(a, bank, settings)

@@ -8,36 +8,19 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from .paths import REPO_ROOT
-
-TRACKED_PACKAGES = ("torch", "transformers", "peft", "numpy", "mlflow", "onnxruntime", "scikit-learn")
+from .provenance import git_revision, package_versions
 
 
 def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
 
 
-def git_revision() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return rev.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def environment_tags() -> dict[str, str]:
     tags = {"git_revision": git_revision(), "python": platform.python_version(), "machine": platform.machine()}
-    for package in TRACKED_PACKAGES:
-        try:
-            tags[f"version.{package}"] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
+    tags.update({f"version.{name}": version for name, version in package_versions().items()})
     return tags
 
 
@@ -132,13 +115,15 @@ class EvalTracker:
     def __exit__(self, *exc):
         return self.parent.__exit__(*exc)
 
-    def log_part(self, transfer: str, task: str, metrics: dict, folder: Path) -> None:
-        with MlflowTracker(self.experiment, f"{transfer}/{task}", parent_run_id=self.parent.run_id) as child:
-            child.log_params({"transfer": transfer, "task": task, "n": metrics["n"]})
+    def log_part(self, name: str, metrics: dict, folder: Path, params: dict) -> None:
+        """One nested run per evaluation part, with every setting that made it as a param (the compare
+        view lines parts up by santa.lam, decoding.num_beams, ...) and its headline metrics."""
+        with MlflowTracker(self.experiment, name, parent_run_id=self.parent.run_id) as child:
+            child.log_params({**params, "n": metrics["n"]})
             values = {metrics["metric"]: metrics["value"]}
-            if "ci95" in metrics:
-                values.update({f"{metrics['metric']}_ci_low": metrics["ci95"][0], f"{metrics['metric']}_ci_high": metrics["ci95"][1]})
+            values.update({k: metrics[k] for k in ("accuracy", "balanced_accuracy", "majority_rate", "balanced_chance")
+                           if k in metrics})
             values.update({k: v for k, v in metrics.get("scores", {}).items() if isinstance(v, float)})
             child.log_metrics(values, step=0)
             child.log_artifact(folder, folder="part")
-        self.parent.log_metrics({f"{transfer}.{task}": metrics["value"]}, step=0)
+        self.parent.log_metrics({name.replace("/", "."): metrics["value"]}, step=0)

@@ -36,7 +36,7 @@ from .data.tasks import get_task
 from .encoders import encoder_from_config
 from .model import MATS, build_prompt_batch, load_llm, resolve_device
 from .noise import calibrate_noise_variance, noisy_unit
-from .paths import REPO_ROOT
+from .runs import latest_checkpoint, read_key, run_dir as default_run_dir, run_name, set_aside, training_key, write_key
 from .seed import seed_everything
 from .tracking import MlflowTracker, NullTracker, environment_tags
 
@@ -50,6 +50,8 @@ class TrainResult:
     noise_variance: float = 0.0
     seconds: float = 0.0
     peak_rss_gb: float = 0.0
+    key: str = ""
+    reused: bool = False  # True: a finished run with the same key was found and nothing was trained
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -134,7 +136,7 @@ def lr_factor(step: int, cfg: Config) -> float:
 # ------------------------------------------------------------------------------------------ checkpoints
 def save_checkpoint(folder: Path, model: MATS, optimizer, scheduler, sampler: SourceSampler,
                     noise_gen: torch.Generator, np_rng: np.random.Generator, step: int, cfg: Config,
-                    noise_variance: float) -> Path:
+                    noise_variance: float, key: dict | None = None) -> Path:
     """Trainable weights (safetensors) + optimizer/scheduler/sampler/RNG state + the resolved config."""
     tmp = folder.with_name(folder.name + ".partial")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -146,6 +148,8 @@ def save_checkpoint(folder: Path, model: MATS, optimizer, scheduler, sampler: So
         state["cuda_rng"] = torch.cuda.get_rng_state(model.device)
     torch.save(state, tmp / "state.pt")
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if key is not None:
+        write_key(tmp, key)
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
@@ -173,36 +177,52 @@ def _distributed(device: torch.device) -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def run_name(cfg: Config) -> str:
-    return f"{cfg.preset}-{cfg.data.modality}-{cfg.encoder.name}-seed{cfg.seed}"
-
-
 def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: int | None = None,
           on_step: Callable[[int, float], None] | None = None, name: str | None = None,
           progress: bool = True) -> TrainResult:
     """Train; ``resume_from`` a checkpoint or run folder; ``stop_at_step`` saves and stops early (a
-    planned interruption); ``on_step(step, loss)`` is called after every optimizer step."""
+    planned interruption); ``on_step(step, loss)`` is called after every optimizer step.
+
+    The run folder is checked first: a finished run with the same key is reused (nothing trained), an
+    unfinished one with the same key is resumed from its latest checkpoint, and one with another key
+    (or none) is moved aside under ``.stale/`` and trained again."""
     device = resolve_device(cfg.train.device)
     rank, world = _distributed(device)
     name = name or run_name(cfg)
-    run_dir = (REPO_ROOT / cfg.train.output_dir / name) if not Path(cfg.train.output_dir).is_absolute() \
-        else Path(cfg.train.output_dir) / name
+    folder = default_run_dir(cfg, name)
+    encoder = encoder_from_config(cfg.encoder, progress=progress and rank == 0)
+    key = training_key(cfg, encoder.fingerprint())
+    if resume_from is None and folder.exists():
+        final, latest = folder / "final", latest_checkpoint(folder)
+        if (read_key(final) or {}).get("key") == key["key"] and (final / "trainable.safetensors").exists():
+            if rank == 0:
+                print(f"run {name}: finished with the same key {key['key']}; reused, nothing trained")
+            state = torch.load(final / "state.pt", weights_only=True)
+            return TrainResult(folder, None, int(state["step"]), noise_variance=float(state["noise_variance"]),
+                               key=key["key"], reused=True)
+        if latest is not None and (read_key(latest) or {}).get("key") == key["key"]:
+            resume_from = latest
+        elif rank == 0:
+            set_aside(folder, "its key differs from this configuration's" if latest else "it holds no keyed checkpoint")
+        if world > 1:
+            dist.barrier()
     tracker = MlflowTracker(cfg.tracking.experiment, name) if (rank == 0 and cfg.tracking.enabled) else NullTracker()
     with tracker:
         tracker.set_tags({**environment_tags(), "preset": cfg.preset, "encoder": cfg.encoder.name, "seed": cfg.seed,
-                          "modality": cfg.data.modality, "world_size": world})
-        tracker.log_params(cfg.flat())
-        result = _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step, on_step, progress)
+                          "modality": cfg.data.modality, "world_size": world, "run_key": key["key"]})
+        tracker.log_params({k: v for k, v in cfg.flat().items() if k.split(".")[0] not in ("santa", "eval", "decoding")})
+        result = _train(cfg, rank, world, device, folder, tracker, resume_from, stop_at_step, on_step, progress,
+                        encoder, key)
         result.run_id = tracker.run_id
         if rank == 0 and result.step >= cfg.train.max_steps:
-            tracker.log_artifact(run_dir / "final", folder="adapter")
+            tracker.log_artifact(folder / "final", folder="adapter")
     return result
 
 
-def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step, on_step, progress) -> TrainResult:
+def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step, on_step, progress, encoder,
+           key) -> TrainResult:
     start_time = time.perf_counter()
     gens = seed_everything(cfg.seed)
-    encoder = encoder_from_config(cfg.encoder, progress=progress and rank == 0)
     sources, ratios = load_sources(cfg)
     noise_variance, noise_info = resolve_noise_variance(cfg, encoder) if cfg.data.modality == "text" else (0.0, {})
     if noise_info or cfg.data.modality == "text":
@@ -246,7 +266,7 @@ def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step
         n_train = sum(p.numel() for p in trainable)
         tracker.log_params({"trainable_parameters": n_train, "resumed_from_step": step})
 
-    result = TrainResult(run_dir, None, step, noise_variance=noise_variance)
+    result = TrainResult(run_dir, None, step, noise_variance=noise_variance, key=key["key"])
     micro = cfg.train.batch_size
     window_samples, window_start = 0, time.perf_counter()
     bar = tqdm(total=cfg.train.max_steps, initial=step, desc=f"train {cfg.preset}", disable=not (progress and rank == 0))
@@ -304,7 +324,7 @@ def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step
         stopping = stop_at_step is not None and step >= stop_at_step
         if rank == 0 and (step % cfg.train.save_every == 0 or done or stopping):
             save_checkpoint(run_dir / ("final" if done else f"step_{step:07d}"), model, optimizer, scheduler, sampler,
-                            noise_gen, gens.numpy, step, cfg, noise_variance)
+                            noise_gen, gens.numpy, step, cfg, noise_variance, key)
         if stopping:
             break
     bar.close()

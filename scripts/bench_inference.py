@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import torch
 
-from mats_lib.evaluation import memory_bank, training_captions
+from mats_lib.evaluation import corpus_captions, memory_bank
 from mats_lib.encoders import encoder_from_config
 from mats_lib.inference import Decoding, generate, load_trained
 from mats_lib.paths import data_dir
@@ -49,7 +49,7 @@ def main() -> None:
           f"clips/s, one-by-one {len(records) / single:.2f} clips/s, ratio {single / batched:.2f}x")
 
     settings = SantaSettings()
-    bank = memory_bank(encoder, training_captions(cfg), settings, seed=0)
+    bank = memory_bank(encoder, corpus_captions(cfg), settings, seed=0)
     g = torch.Generator().manual_seed(0)
     santa_time = timed(lambda: santa(audio, bank, settings, g), repeat=20) / len(records)
     print(f"Santa per clip {santa_time * 1e3:.3f} ms vs whole batched inference per clip {batched / len(records) * 1e3:.1f} ms "

@@ -19,7 +19,7 @@ from mats_lib.config import resolve_path
 from mats_lib.data.records import load_eval_records
 from mats_lib.data.tasks import get_task
 from mats_lib.encoders import encoder_from_config
-from mats_lib.evaluation import eval_subset
+from mats_lib.evaluation import eval_subset, scorer_encoder
 from mats_lib.inference import Decoding, generate, load_trained
 from mats_lib.metrics import accuracy_items, postprocess
 from mats_lib.noise import noisy_unit
@@ -38,6 +38,7 @@ def main() -> None:
     model, cfg = load_trained(args.run)
     variance = float(torch.load(find_checkpoint(args.run) / "state.pt", weights_only=True).get("noise_variance", 0.0))
     encoder = encoder_from_config(cfg.encoder, progress=False)
+    scorer = scorer_encoder("minilm")  # the study's one scorer, whatever the run's CLAP
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
     labels = json.loads((root / "labels.json").read_text())
     decoding = Decoding(num_beams=1, max_new_tokens=12)
@@ -59,7 +60,7 @@ def main() -> None:
                 predictions += [postprocess(t) for t in generate(model, inputs[name][start : start + 32],
                                                                  [r["task"] for r in batch],
                                                                  [r.get("instruction") for r in batch], decoding)]
-            scores.append(float(accuracy_items(predictions, references, labels[task]["labels"], encoder).mean()))
+            scores.append(float(accuracy_items(predictions, references, labels[task]["labels"], scorer).mean()))
         print(f"{task:14s} {len(records):3d} {1 / len(labels[task]['labels']):7.3f} " + " ".join(f"{v:10.3f}" for v in scores))
 
 

@@ -1,15 +1,22 @@
-"""Inference and the evaluation runner on a tiny trained model."""
+"""Inference and the evaluation runner on a tiny trained model: keyed parts, resume checks and guards."""
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
 import torch
 
 from mats_lib.config import load_config
-from mats_lib.evaluation import EvalSettings, ZeroShotError, evaluate_run, zero_shot_guard
+from mats_lib.evaluate import evaluation_config
+from mats_lib.evaluation import (EncoderMismatchError, StalePartError, ZeroShotError, evaluate_run, part_inputs,
+                                 training_texts, zero_shot_guard)
 from mats_lib.inference import Decoding, generate, load_trained
+from mats_lib.provenance import settings_key
+from mats_lib.runs import StaleRunError
 from mats_lib.santa import SantaSettings
 from mats_lib.training import train
+
+TASKS = ["cls_animals", "caption_scenes", "qa_scenes"]
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +32,12 @@ def tiny_run(tmp_path_factory):
     os.environ.pop("MATS_CACHE_DIR")
 
 
-def settings(**kw):
-    base = EvalSettings(transfers=("raw", "santa"), tasks=("cls_animals", "caption_scenes", "qa_scenes"),
-                        max_items=6, batch_size=4, num_beams=2, bootstrap_resamples=200,
-                        santa=SantaSettings(clusters=8, retrieved=4), caption_metrics=("CIDEr-D", "SPICE"))
-    return replace(base, **kw)
+def settings(run, **overrides):
+    return evaluation_config(run, {"eval.transfers": ["plain", "santa"], "eval.tasks": TASKS, **overrides})
+
+
+def parts(folder, transfer, task):
+    return sorted(p.name for p in (folder / transfer / task).iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("beams", [1, 4])
@@ -44,38 +52,120 @@ def test_batch_generation_equals_one_by_one(tiny_run, beams):
     assert batched == single
 
 
-def test_runner_writes_predictions_and_metrics_and_is_deterministic(tiny_run, tmp_path):
-    a = evaluate_run(tiny_run, tmp_path / "a", settings(), progress=False)
-    b = evaluate_run(tiny_run, tmp_path / "b", settings(), progress=False)  # same seed, fresh folder
-    for transfer in ("raw", "santa"):
-        for task in ("cls_animals", "caption_scenes", "qa_scenes"):
-            part_a, part_b = tmp_path / "a" / transfer / task, tmp_path / "b" / transfer / task
+def test_runner_writes_keyed_parts_with_baselines_and_is_deterministic(tiny_run, tmp_path):
+    a = evaluate_run(tiny_run, settings(tiny_run), tmp_path / "a", progress=False)
+    b = evaluate_run(tiny_run, settings(tiny_run), tmp_path / "b", progress=False)  # same settings, fresh folder
+    for transfer in ("plain", "santa"):
+        for task in TASKS:
+            (key,) = parts(tmp_path / "a", transfer, task)
+            assert parts(tmp_path / "b", transfer, task) == [key]
+            part_a, part_b = tmp_path / "a" / transfer / task / key, tmp_path / "b" / transfer / task / key
             assert (part_a / "predictions.jsonl").read_text() == (part_b / "predictions.jsonl").read_text()
-            assert a[transfer][task]["value"] == b[transfer][task]["value"]
-            row = json.loads((part_a / "predictions.jsonl").read_text().splitlines()[0])
-            assert set(row) == {"audio_id", "question", "prediction", "reference"}
-    assert a["raw"]["caption_scenes"]["scores"]["SPICE"] == "unavailable"
-    assert 0 <= a["raw"]["cls_animals"]["ci95"][0] <= a["raw"]["cls_animals"]["value"] <= a["raw"]["cls_animals"]["ci95"][1]
+            metrics = json.loads((part_a / "metrics.json").read_text())
+            assert metrics["key"] == key == settings_key(metrics["inputs"])
+            assert {"git_revision", "packages", "machine"} <= set(metrics["provenance"])
+            assert a[transfer][task][0]["value"] == b[transfer][task][0]["value"]
+    cls = a["plain"]["cls_animals"][0]
+    assert cls["metric"] == "balanced_accuracy" and len(cls["labels"]) == cls["n"] == len(cls["exact"])
+    assert cls["balanced_chance"] == 1 / cls["classes_present"] and cls["chance"] == 1 / 10
+    assert 0 <= cls["balanced_accuracy"] <= 1 and 0 < cls["majority_rate"] <= 1
 
 
-def test_interrupted_evaluation_resumes(tiny_run, tmp_path):
-    quick = settings(transfers=("santa",), tasks=("cls_animals", "qa_scenes"))
-    full = evaluate_run(tiny_run, tmp_path / "full", quick, progress=False)
-    part = tmp_path / "crashed" / "santa" / "qa_scenes"
-    evaluate_run(tiny_run, tmp_path / "crashed", quick, progress=False)
+def test_a_changed_setting_gets_its_own_part_and_is_computed(tiny_run, tmp_path):
+    first = evaluate_run(tiny_run, settings(tiny_run, **{"santa.lam": 0.3}), tmp_path, progress=False)
+    second = evaluate_run(tiny_run, settings(tiny_run, **{"santa.lam": 1.0}), tmp_path, progress=False)
+    for task in TASKS:
+        santa_parts = parts(tmp_path, "santa", task)
+        assert len(santa_parts) == 2  # one per lambda, side by side
+        assert first["santa"][task][0]["key"] != second["santa"][task][0]["key"]
+        assert second["santa"][task][0]["inputs"]["santa"]["lam"] == 1.0
+        assert first["santa"][task][0]["inputs"]["santa"]["lam"] == 0.3
+        assert parts(tmp_path, "plain", task) == [first["plain"][task][0]["key"]]  # lambda does not touch plain
+        assert second["plain"][task][0]["key"] == first["plain"][task][0]["key"]
+    # the second santa part was computed under its own settings, not read from the first
+    seen = {json.loads((tmp_path / "santa" / "cls_animals" / k / "metrics.json").read_text())["inputs"]["santa"]["lam"]
+            for k in parts(tmp_path, "santa", "cls_animals")}
+    assert seen == {0.3, 1.0}
+
+
+def test_each_input_of_the_key_changes_it():
+    cfg = load_config("smoke")
+    base = dict(checkpoint_sha="c", run_key="r", encoder_fp="e", data_sha="d", santa=SantaSettings(), settings=cfg)
+    key = settings_key(part_inputs("santa", "cls_animals", 0, **base))
+    variants = [
+        part_inputs("santa", "cls_animals", 0, **{**base, "santa": replace(SantaSettings(), lam=0.5)}),
+        part_inputs("santa", "cls_animals", 0, **{**base, "settings": replace(cfg, decoding=replace(cfg.decoding, num_beams=4))}),
+        part_inputs("santa", "cls_animals", 0, **{**base, "settings": replace(cfg, eval=replace(cfg.eval, max_items=7))}),
+        part_inputs("santa", "cls_animals", 0, **{**base, "settings": replace(cfg, eval=replace(cfg.eval, subset_seed=3))}),
+        part_inputs("santa", "cls_animals", 1, **base),  # evaluation seed (a stochastic transfer)
+        part_inputs("santa", "cls_animals", 0, **{**base, "checkpoint_sha": "c2"}),
+        part_inputs("santa", "cls_animals", 0, **{**base, "encoder_fp": "e2"}),
+        part_inputs("santa", "cls_animals", 0, **{**base, "data_sha": "d2"}),
+        part_inputs("santa", "cls_animals", 0, **{**base, "run_key": "r2"}),
+        part_inputs("memory", "cls_animals", 0, **base),
+    ]
+    keys = [settings_key(v) for v in variants]
+    assert key not in keys and len(set(keys)) == len(keys)
+    # a deterministic transfer does not depend on the evaluation seed or Santa's lambda
+    plain = settings_key(part_inputs("plain", "cls_animals", 0, **base))
+    assert plain == settings_key(part_inputs("plain", "cls_animals", 1, **{**base, "santa": replace(SantaSettings(), lam=0.9)}))
+
+
+def test_code_changes_change_the_key(monkeypatch):
+    import mats_lib.evaluation as evaluation
+
+    cfg = load_config("smoke")
+    base = dict(checkpoint_sha="c", run_key="r", encoder_fp="e", data_sha="d", santa=SantaSettings(), settings=cfg)
+    before = settings_key(part_inputs("plain", "cls_animals", 0, **base))
+    monkeypatch.setattr(evaluation, "source_fingerprint", lambda patterns: "edited")
+    assert settings_key(part_inputs("plain", "cls_animals", 0, **base)) != before
+
+
+def test_interrupted_part_resumes_and_a_mismatched_one_is_refused(tiny_run, tmp_path):
+    quick = settings(tiny_run, **{"eval.transfers": ["santa"], "eval.tasks": ["cls_animals", "qa_scenes"]})
+    full = evaluate_run(tiny_run, quick, tmp_path / "full", progress=False)
+    evaluate_run(tiny_run, quick, tmp_path / "crashed", progress=False)
+    (key,) = parts(tmp_path / "crashed", "santa", "qa_scenes")
+    part = tmp_path / "crashed" / "santa" / "qa_scenes" / key
     lines = (part / "predictions.jsonl").read_text().splitlines()
     (part / "metrics.json").unlink()  # as if it crashed after the first batch and half a line
     (part / "predictions.jsonl").write_text("\n".join(lines[:4]) + "\n" + lines[4][:10])
-    mtime = (tmp_path / "crashed" / "santa" / "cls_animals" / "metrics.json").stat().st_mtime
-    resumed = evaluate_run(tiny_run, tmp_path / "crashed", quick, progress=False)
-    assert (part / "predictions.jsonl").read_text() == (tmp_path / "full" / "santa" / "qa_scenes" / "predictions.jsonl").read_text()
-    assert resumed["santa"]["qa_scenes"]["value"] == full["santa"]["qa_scenes"]["value"]
-    assert (tmp_path / "crashed" / "santa" / "cls_animals" / "metrics.json").stat().st_mtime == mtime  # not redone
+    (cls_key,) = parts(tmp_path / "crashed", "santa", "cls_animals")
+    mtime = (tmp_path / "crashed" / "santa" / "cls_animals" / cls_key / "metrics.json").stat().st_mtime
+    resumed = evaluate_run(tiny_run, quick, tmp_path / "crashed", progress=False)
+    assert (part / "predictions.jsonl").read_text() == (tmp_path / "full" / "santa" / "qa_scenes" / key / "predictions.jsonl").read_text()
+    assert resumed["santa"]["qa_scenes"][0]["value"] == full["santa"]["qa_scenes"][0]["value"]
+    assert (tmp_path / "crashed" / "santa" / "cls_animals" / cls_key / "metrics.json").stat().st_mtime == mtime
+
+    (part / "metrics.json").unlink()  # now a part whose rows are other items than the subset's
+    rows = [json.loads(x) for x in lines]
+    rows[0], rows[1] = rows[1], rows[0]
+    (part / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))
+    with pytest.raises(StalePartError, match=key):
+        evaluate_run(tiny_run, quick, tmp_path / "crashed", progress=False)
 
 
-def test_zero_shot_guard():
+def test_another_encoder_and_a_stale_run_are_refused(tiny_run, tmp_path):
+    with pytest.raises(EncoderMismatchError, match="its own CLAP"):
+        evaluate_run(tiny_run, settings(tiny_run, **{"encoder.pooling": "max"}), tmp_path, progress=False)
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run, copy)
+    key_file = copy / "final" / "key.json"
+    stored = json.loads(key_file.read_text())
+    key_file.write_text(json.dumps({**stored, "key": "0" * 16, "data": "older data"}))
+    with pytest.raises(StaleRunError, match="data"):
+        evaluate_run(copy, settings(copy), tmp_path / "out", progress=False)
+
+
+def test_zero_shot_guard_covers_text_and_audio_training():
     records = [{"audio_id": "x.wav", "output": "A dog barks, then a bell rings.", "task": "caption_scenes"}]
     with pytest.raises(ZeroShotError, match="refusing to evaluate"):
         zero_shot_guard(records, ["a bell rings then a dog barks"], "caption_scenes")  # same words, other order
     zero_shot_guard(records, ["a cat meows"], "caption_scenes")
     zero_shot_guard([{**records[0], "output": "dog", "task": "cls_animals"}], ["dog"], "cls_animals")  # labels may repeat
+    audio_cfg = load_config("smoke", {"data.modality": "audio"})
+    from mats_lib.config import resolve_path
+
+    train_captions = [json.loads(line)["output"] for line in
+                      (resolve_path(audio_cfg.data.audio_records, "x") / "caption_scenes.jsonl").read_text().splitlines()]
+    assert set(train_captions) <= set(training_texts(audio_cfg))  # MATS-Audio's captions are guarded too

@@ -1,10 +1,13 @@
 """Golden tests of the modality transfers' maths."""
+import random
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mats_lib.santa import MemoryBank, SantaSettings, apply_transfer, build_memory_bank, retrieve, santa, subsample_memory
+from mats_lib.santa import (MemoryBank, SantaSettings, apply_transfer, build_memory_bank, retrieve, santa, shuffle_draws,
+                            subsample_memory)
 
 
 def bank_of(memory, labels, k):
@@ -72,8 +75,8 @@ def test_same_generator_same_output(bank):
 def test_transfers_by_name(bank):
     a = torch.randn(2, 8)
     s = SantaSettings(retrieved=3, noise_variance=0.01)
-    assert torch.equal(apply_transfer("raw", a, bank=None, settings=s, generator=gen()), a)
-    noisy = apply_transfer("noise", a, bank=None, settings=s, generator=gen())
+    assert torch.equal(apply_transfer("plain", a, bank=None, settings=s, generator=gen()), a)
+    noisy = apply_transfer("test_noise", a, bank=None, settings=s, generator=gen())
     torch.testing.assert_close(noisy.norm(dim=1), torch.ones(2))
     mem = apply_transfer("memory", a, bank=bank, settings=s, generator=gen())
     assert torch.equal(mem, apply_transfer("memory", a, bank=bank, settings=s, generator=gen(9)))  # no noise
@@ -88,6 +91,33 @@ def test_kmeans_memory_is_seeded_and_subsample_quirk():
     assert int(a.sizes.sum()) == 200
     clean = subsample_memory(100, 50, np.random.default_rng(0))
     assert len(set(clean.tolist())) == 50
-    dup = subsample_memory(100, 50, np.random.default_rng(0), duplicating=True)
-    assert len(dup) == 50 and len(set(dup.tolist())) < 50
     assert len(subsample_memory(10, 5172, np.random.default_rng(0))) == 10  # capped at the corpus
+
+
+class ReplayedRandom(random.Random):
+    """Python's random whose shuffle draws are given: the release's own call, fed our seeded draws."""
+
+    def __init__(self, draws):
+        super().__init__(0)
+        self.draws = list(draws)
+
+    def _randbelow(self, n):
+        j = self.draws.pop(0)
+        assert 0 <= j < n
+        return j
+
+
+def test_duplicating_subsample_is_the_release_shuffle_of_a_stacked_tensor():
+    """The release stacks the memory texts, keeps the first M rows and calls random.shuffle on the tensor:
+    swapping two row views copies one row over the other. Mirrored here on a tensor of row ids."""
+    size = 2000
+    draws = shuffle_draws(size, np.random.default_rng(7))
+    stacked = torch.arange(size, dtype=torch.float32).unsqueeze(1).repeat(1, 3)  # [m, d], row i holds i
+    ReplayedRandom(draws).shuffle(stacked)
+    released = stacked[:, 0].long().numpy()
+    ours = subsample_memory(10 * size, size, np.random.default_rng(7), duplicating=True)
+    np.testing.assert_array_equal(ours, released)
+    assert ours[0] == 0 and (ours <= np.arange(size)).all()  # only the first M texts, row 0 kept
+    assert 0.45 < len(set(ours.tolist())) / size < 0.55  # about half unique (the paper's 5,172 -> ~2,590)
+    clean = subsample_memory(10 * size, size, np.random.default_rng(7))
+    assert len(set(clean.tolist())) == size and clean.max() >= size  # the intent: distinct, from the whole corpus

@@ -76,6 +76,14 @@ class AudioTextEncoder(ABC):
         keys = [self._audio_key(c) for c in clips]
         return self._embed(keys, clips, self._compute_clips, "audio")
 
+    def raw_audio_norms(self, clips: Sequence[Clip]) -> np.ndarray:
+        """[n] norms of the backend's audio outputs before L2 normalisation, computed afresh (not cached):
+        the authors' release mixes Santa's audio side at this scale (``santa.normalize_first=false``)."""
+        clips = list(clips)
+        norms = [np.linalg.norm(self._embed_audio_batch([self.load_clip(c) for c in batch]), axis=1)
+                 for batch in self._batches(clips, f"{self.name}: raw norms of {len(clips)} clips")]
+        return np.concatenate(norms).astype(np.float32) if norms else np.zeros(0, dtype=np.float32)
+
     def load_clip(self, clip: Clip) -> np.ndarray:
         if isinstance(clip, np.ndarray):
             if clip.ndim != 1 or clip.size == 0 or not np.isfinite(clip).all():

@@ -1,0 +1,291 @@
+"""The transfer comparison: the paper's conditions on the same items, with baselines and paired intervals.
+
+Conditions (mats_method.md s.6) pair a training run with a transfer of the audio embedding:
+
+| condition  | run                          | transfer   |
+|------------|------------------------------|------------|
+| raw        | trained without noise        | plain      |
+| noise      | noise-trained (CapDec)       | plain      |
+| memory     | noise-trained                | memory (DRCap) |
+| santa      | noise-trained                | santa      |
+| test_noise | noise-trained                | test_noise (an extra: the training noise at test time) |
+| MATS-Audio | trained on audio embeddings  | plain      |
+
+Every condition is scored on the same items of every task, for each training seed; a comparison is the
+paired difference against the noise-trained model's plain transfer ("noise") and against the constant
+answer, with a hierarchical bootstrap over training seeds and items (``mats_lib.stats``). Returns plain
+dicts (JSON) and Markdown; no plotting.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..baselines import (best_constant_caption, constant_answer_items, constant_caption_items, fit_question_prior,
+                         question_prior_items)
+from ..config import Config, load_config, resolve_path
+from ..data.records import load_eval_records, load_train_records
+from ..data.tasks import get_task
+from ..evaluation import evaluate_run, task_records
+from ..paths import REPO_ROOT
+from ..runs import run_dir
+from ..stats import TaskScores, bootstrap, paired_difference
+
+CONDITIONS = {"raw": ("nonoise", "plain"), "noise": ("text", "plain"), "memory": ("text", "memory"),
+              "santa": ("text", "santa"), "test_noise": ("text", "test_noise"), "MATS-Audio": ("audio", "plain")}
+RUN_KINDS = {"text": {}, "nonoise": {"data.noise_variance": 0.0}, "audio": {"data.modality": "audio"}}
+MAKE_TARGET = {"text": "train", "nonoise": "train-nonoise", "audio": "train-audio"}
+REFERENCE = "noise"
+KINDS = (("classification", "balanced accuracy"), ("caption", "CIDEr-D"), ("qa", "QA accuracy"))
+ENCODER_SETTING = {"tagclap": "tagclap (YAMNet + MiniLM, training-free, 384-d)",
+                   "miniclap": "miniclap (tagclap + contrastive heads trained on the audio-train split, 768-d)"}
+
+
+class MissingRunError(FileNotFoundError):
+    pass
+
+
+def run_config(preset: str, encoder: str, seed: int, kind: str, overrides: dict | None = None) -> Config:
+    return load_config(preset, {"seed": seed, "encoder.name": encoder, **RUN_KINDS[kind], **(overrides or {})})
+
+
+def find_run(cfg: Config, kind: str) -> Path:
+    folder = run_dir(cfg)
+    if not (folder / "final" / "trainable.safetensors").exists():
+        raise MissingRunError(f"missing trained run {folder}: train it with `make {MAKE_TARGET[kind]} PRESET={cfg.preset} "
+                              f"SEED={cfg.seed} ENCODER={cfg.encoder.name}`")
+    return folder
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions: list[str], *,
+                        overrides: dict | None = None, out_root: Path | None = None, tracker_factory=None,
+                        allow_missing: bool = False, progress: bool = True) -> dict:
+    """{condition: {seed: {task: [metrics per evaluation seed]}}} (a condition without its runs is absent
+    when ``allow_missing``)."""
+    out_root = out_root or REPO_ROOT / "reports" / "eval"
+    needed: dict[str, list[str]] = {}
+    for condition in conditions:
+        kind, transfer = CONDITIONS[condition]
+        needed.setdefault(kind, [])
+        if transfer not in needed[kind]:
+            needed[kind].append(transfer)
+    by_run: dict[tuple[str, int], dict] = {}
+    for kind, transfers in needed.items():
+        for seed in seeds:
+            cfg = run_config(preset, encoder, seed, kind, overrides)
+            try:
+                folder = find_run(cfg, kind)
+            except MissingRunError:
+                if allow_missing:
+                    continue
+                raise
+            settings = replace(cfg, eval=replace(cfg.eval, transfers=transfers))
+            if tracker_factory is None:
+                by_run[kind, seed] = evaluate_run(folder, settings, out_root / folder.name, progress=progress)
+            else:
+                with tracker_factory(folder, settings) as tracker:
+                    by_run[kind, seed] = evaluate_run(folder, settings, out_root / folder.name, tracker=tracker,
+                                                      progress=progress)
+    results: dict = {}
+    for condition in conditions:
+        kind, transfer = CONDITIONS[condition]
+        if all((kind, s) in by_run for s in seeds):
+            results[condition] = {s: by_run[kind, s][transfer] for s in seeds}
+    return results
+
+
+def task_scores(per_seed: dict, task: str) -> TaskScores:
+    """[seeds, items] per-item scores of one condition on one task (test-time draws averaged per item)."""
+    rows, labels = [], None
+    for seed in sorted(per_seed):
+        parts = per_seed[seed][task]
+        rows.append(np.mean([p["items"] for p in parts], axis=0))
+        if parts[0]["kind"] == "classification":
+            labels = parts[0]["labels"]
+    return TaskScores(np.stack(rows), labels)
+
+
+# ------------------------------------------------------------------------------------------ baselines
+def baseline_scores(cfg: Config, tasks: list[str], n_seeds: int) -> dict[str, dict[str, TaskScores]]:
+    """{baseline: {task: TaskScores}} on the same items: the constant (majority) answer for classification,
+    the question-only prior for QA, the best constant training caption for captioning."""
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    out: dict[str, dict[str, TaskScores]] = {"constant": {}}
+    meta: dict = {}
+    for task in tasks:
+        records = task_records(root, task, cfg)
+        kind = get_task(task).kind
+        if kind == "classification":
+            labels = [r["output"] for r in records]
+            items = constant_answer_items(labels)
+            out["constant"][task] = TaskScores(np.tile(items, (n_seeds, 1)), labels)
+        elif kind == "qa":
+            train, _ = load_eval_records(root / "train" / f"{task}.jsonl", root)
+            prior = fit_question_prior(train)
+            out["constant"][task] = TaskScores(np.tile(question_prior_items(records, prior), (n_seeds, 1)))
+            meta[task] = {"baseline": "question-only prior (best constant answer per question type, audio-train scenes)",
+                          "prior": prior}
+        elif kind == "caption":
+            caption = best_constant_caption(_corpus_caption_outputs(cfg), seed=cfg.eval.subset_seed)
+            items = constant_caption_items(caption, [r["output"] for r in records])
+            out["constant"][task] = TaskScores(np.tile(items, (n_seeds, 1)))
+            meta[task] = {"baseline": "best constant caption of the training corpus", "caption": caption}
+    out["_meta"] = meta  # type: ignore[assignment]
+    return out
+
+
+def _corpus_caption_outputs(cfg: Config) -> list[str]:
+    manifest = resolve_path(cfg.data.corpus, "data.corpus")
+    texts = []
+    for info in json.loads(manifest.read_text()).values():
+        records = load_train_records(manifest.parent / info["file"])[0]
+        texts += [r["output"] for r in records if get_task(r["task"]).kind == "caption"]
+    return texts
+
+
+# ------------------------------------------------------------------------------------------ the table
+def _by_kind(scores: dict[str, TaskScores], kind: str) -> dict[str, TaskScores]:
+    return {t: s for t, s in scores.items() if get_task(t).kind == kind}
+
+
+def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[str], *, overrides: dict | None = None,
+                  resamples: int | None = None, **evaluate_kw) -> dict:
+    results = evaluate_conditions(preset, encoder, seeds, conditions, overrides=overrides, **evaluate_kw)
+    cfg = run_config(preset, encoder, seeds[0], "text", overrides)
+    resamples = resamples or cfg.eval.bootstrap_resamples
+    tasks = [t for t in cfg.eval.tasks if get_task(t).kind in dict(KINDS)]
+    scores = {c: {t: task_scores(r, t) for t in tasks} for c, r in results.items()}
+    baselines = baseline_scores(cfg, tasks, len(seeds))
+    constant = baselines["constant"]
+    table: dict = {"encoder": encoder, "setting": ENCODER_SETTING.get(encoder, encoder), "seeds": seeds,
+                   "conditions": {}, "baselines": {}, "per_task": {}, "differences": {}, "versus_constant": {},
+                   "baseline_notes": baselines["_meta"]}
+    for kind, _ in KINDS:
+        if _by_kind(constant, kind):
+            table["baselines"][kind] = bootstrap(_by_kind(constant, kind), resamples=resamples).as_dict()
+    for condition, per_task in scores.items():
+        cells = {kind: bootstrap(_by_kind(per_task, kind), resamples=resamples).as_dict()
+                 for kind, _ in KINDS if _by_kind(per_task, kind)}
+        accuracy = [np.mean([p["accuracy"] for p in results[condition][s][t]]) for t in tasks
+                    if get_task(t).kind == "classification" for s in seeds]
+        cells["classification_accuracy"] = float(np.mean(accuracy)) if accuracy else None
+        table["conditions"][condition] = cells
+        table["versus_constant"][condition] = {
+            kind: paired_difference(_by_kind(per_task, kind), _by_kind(constant, kind), resamples=resamples).as_dict()
+            for kind, _ in KINDS if _by_kind(per_task, kind)}
+        if condition != REFERENCE and REFERENCE in scores:
+            table["differences"][condition] = {
+                kind: paired_difference(_by_kind(per_task, kind), _by_kind(scores[REFERENCE], kind),
+                                        resamples=resamples).as_dict()
+                for kind, _ in KINDS if _by_kind(per_task, kind)}
+        table["per_task"][condition] = {t: float(np.mean([p["value"] for s in seeds for p in results[condition][s][t]]))
+                                        for t in tasks}
+    first = next(iter(results.values()), None)
+    if first is not None:
+        seed0 = first[seeds[0]]
+        fields = ("n", "chance", "balanced_chance", "majority_rate", "majority_label", "majority_over_half")
+        table["task_baselines"] = {t: {k: seed0[t][0][k] for k in fields if k in seed0[t][0]} for t in tasks}
+    table["keys"] = {c: {str(s): {t: [p["key"] for p in r[s][t]] for t in tasks} for s in seeds}
+                     for c, r in results.items()}
+    table["missing"] = [c for c in conditions if c not in results]
+    return table
+
+
+def build(preset: str, encoders: list[str], seeds: list[int], conditions: list[str] | None = None, *,
+          command: str = "", **kw) -> dict:
+    conditions = conditions or list(CONDITIONS)
+    cfg = load_config(preset)
+    return {"preset": preset, "command": command, "seeds": seeds, "conditions": conditions, "reference": REFERENCE,
+            "eval": {"max_items": cfg.eval.max_items, "subset_seed": cfg.eval.subset_seed, "eval_seeds": cfg.eval.seeds,
+                     "num_beams": cfg.decoding.num_beams, "resamples": cfg.eval.bootstrap_resamples},
+            "encoders": {e: encoder_table(preset, e, seeds, conditions, **kw) for e in encoders}}
+
+
+# ------------------------------------------------------------------------------------------ Markdown
+def _cell(d: dict | None, signed: bool = False) -> str:
+    if not d:
+        return "not run"
+    f = "{:+.3f}" if signed else "{:.3f}"
+    text = f"{f.format(d['value'])} [{f.format(d['ci95'][0])}, {f.format(d['ci95'][1])}]"
+    return text + (f" {d['verdict']}" if signed else "")
+
+
+def to_markdown(table: dict, readme: bool = False) -> str:
+    """The tables of ``build``'s result. ``readme``: the pooled and paired tables only (the README's block)."""
+    ev = table["eval"]
+    lines = [] if readme else ["# Modality transfers on MiniAudio (eval part)", ""]
+    lines.append(f"Preset `{table['preset']}`: a stand-in CLAP + SmolLM2-135M with LoRA (not the paper's MS-CLAP + "
+                 f"Vicuna-7B); training seeds {', '.join(map(str, table['seeds']))}; "
+                 + (f"a seeded subset of at most {ev['max_items']} items per task; " if ev["max_items"] else "")
+                 + ("greedy decoding" if ev["num_beams"] == 1 else f"beam {ev['num_beams']}")
+                 + f"; Santa's noise drawn under evaluation seeds {ev['eval_seeds']}. Cells: value [95% interval, "
+                 f"hierarchical bootstrap over training seeds then items, {ev['resamples']} resamples]. "
+                 f"Command: `{table['command']}`.")
+    for encoder, t in table["encoders"].items():
+        lines += ["", f"### {t['setting']}", "",
+                  "| condition | classification balanced accuracy | accuracy | captioning CIDEr-D | QA accuracy |",
+                  "|---|---|---|---|---|"]
+        for condition in table["conditions"]:
+            c = t["conditions"].get(condition)
+            if c is None:
+                lines.append(f"| {condition} | not run | not run | not run | not run |")
+                continue
+            acc = f"{c['classification_accuracy']:.3f}" if c.get("classification_accuracy") is not None else "-"
+            lines.append(f"| {condition} | {_cell(c.get('classification'))} | {acc} | {_cell(c.get('caption'))} | "
+                         f"{_cell(c.get('qa'))} |")
+        b = t["baselines"]
+        majority = np.mean([v["majority_rate"] for v in t.get("task_baselines", {}).values() if "majority_rate" in v] or [np.nan])
+        lines.append(f"| constant answer / majority class / question prior / constant caption | "
+                     f"{_cell(b.get('classification'))} | {majority:.3f} | {_cell(b.get('caption'))} | {_cell(b.get('qa'))} |")
+        lines += ["", f"Paired differences against **{table['reference']}** (the noise-trained model fed audio as is) "
+                  "and against the constant baseline of each column (better / worse / not distinguishable from the "
+                  "95% interval of the difference):", "",
+                  "| condition | vs | classification balanced accuracy | captioning CIDEr-D | QA accuracy |",
+                  "|---|---|---|---|---|"]
+        for condition in table["conditions"]:
+            for label, source in ((table["reference"], t["differences"]), ("constant", t["versus_constant"])):
+                d = source.get(condition)
+                if d:
+                    lines.append(f"| {condition} | {label} | {_cell(d.get('classification'), True)} | "
+                                 f"{_cell(d.get('caption'), True)} | {_cell(d.get('qa'), True)} |")
+        if readme:
+            continue
+        tasks = list(t.get("task_baselines", {}))
+        cls_tasks = [x for x in tasks if get_task(x).kind == "classification"]
+        lines += ["", "Per task (classification: balanced accuracy; captions: CIDEr-D; QA: accuracy), mean over seeds:", "",
+                  "| condition | " + " | ".join(f"{x} (n={t['task_baselines'][x]['n']})" for x in tasks) + " |",
+                  "|---|" + "---|" * len(tasks)]
+        for condition, values in t["per_task"].items():
+            lines.append(f"| {condition} | " + " | ".join(f"{values[x]:.3f}" for x in tasks) + " |")
+        lines.append("| balanced chance (any constant answer) | " + " | ".join(
+            f"{t['task_baselines'][x]['balanced_chance']:.3f}" if x in cls_tasks else "-" for x in tasks) + " |")
+        lines.append("| majority-class rate (accuracy) | " + " | ".join(
+            f"{t['task_baselines'][x]['majority_rate']:.3f}" + (" (!)" if t['task_baselines'][x]['majority_over_half'] else "")
+            if x in cls_tasks else "-" for x in tasks) + " |")
+        lines.append("")
+        lines.append("(!) the majority class holds over half of the items: accuracy there says little; read balanced accuracy.")
+        for task, note in t["baseline_notes"].items():
+            detail = f"\"{note['caption']}\"" if "caption" in note else json.dumps(note["prior"], sort_keys=True)
+            lines.append(f"- {task} baseline: {note['baseline']}: {detail}")
+        if t["missing"]:
+            lines.append(f"- not run: {', '.join(t['missing'])} (their runs are missing)")
+    return "\n".join(lines) + "\n"
+
+
+README_BEGIN, README_END = "<!-- transfer-table:begin -->", "<!-- transfer-table:end -->"
+
+
+def readme_block(table: dict) -> str:
+    return f"{README_BEGIN}\n{to_markdown(table, readme=True)}{README_END}"
+
+
+def replace_readme_block(readme: str, table: dict) -> str:
+    if README_BEGIN not in readme or README_END not in readme:
+        raise ValueError(f"README has no {README_BEGIN} ... {README_END} block")
+    head, rest = readme.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    return head + readme_block(table) + tail

@@ -1,0 +1,106 @@
+"""What made a result: content hashes, source fingerprints, settings keys, and the provenance stamp.
+
+A result (a training run, an evaluation part, a table) is reused only when its *key* matches: a hash of
+everything that changes its numbers (settings, checkpoint bytes, encoder fingerprint, data manifest, and
+the source files of the code that computed it). The key deliberately leaves out the git commit: committing
+a report would otherwise make it stale. The *provenance* (commit and dirty flag, package versions,
+machine, time) is stamped beside the key for the reader, and never decides reuse.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+from .paths import REPO_ROOT
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+TRACKED_PACKAGES = ("torch", "transformers", "peft", "numpy", "scipy", "scikit-learn", "mlflow", "onnxruntime",
+                    "pycocoevalcap")
+
+# The source files whose code decides a result's numbers (globs relative to mats_lib/). The study's
+# bookkeeping (config schema, keys, tracking, tables) is left out: it cannot change a number.
+ENCODER_SOURCES = ("audio.py", "assets.py", "encoders/*.py")
+TRAINING_SOURCES = ("training.py", "model.py", "noise.py", "seed.py", "data/sampling.py", "data/records.py",
+                    "data/tasks.py", "data/labels.py") + ENCODER_SOURCES
+EVALUATION_SOURCES = ("evaluation.py", "inference.py", "santa.py", "metrics.py", "baselines.py", "model.py",
+                      "noise.py", "seed.py", "data/records.py", "data/tasks.py") + ENCODER_SOURCES
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_fingerprint(patterns: Iterable[str]) -> str:
+    """Hash of the named source files of mats_lib (path and bytes), in a fixed order."""
+    digest = hashlib.sha256()
+    files = sorted({p for pattern in patterns for p in PACKAGE_ROOT.glob(pattern) if p.is_file()})
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def settings_key(settings: dict) -> str:
+    """A short stable hash of a JSON-able mapping (sorted keys): the key of whatever it describes."""
+    blob = json.dumps(settings, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def git_revision() -> str:
+    """HEAD's commit, with '-dirty' when tracked files differ from it; 'unknown' outside a checkout."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return rev.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for package in TRACKED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def provenance() -> dict:
+    """Who and what produced a file: commit (+ dirty flag), package versions, machine, UTC time."""
+    return {"git_revision": git_revision(), "python": platform.python_version(), "packages": package_versions(),
+            "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write a text file through a temporary file in the same folder and a rename: a crash leaves either the
+    old file or the new one, never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, obj) -> None:
+    write_atomic(path, json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n")

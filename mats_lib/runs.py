@@ -1,0 +1,128 @@
+"""Training runs: their names, folders and keys.
+
+A run folder is named from the preset, modality, encoder and seed, plus every training setting that
+differs from the preset (``mini-text-tagclap-seed0-noise_variance=0.0``), so a no-noise or a longer run
+never lands in the main run's folder. Each checkpoint holds ``key.json``: the run key (a hash of the
+training settings, the encoder's fingerprint, the data and the training code) and the provenance. A run
+whose key no longer matches (new data, heads, code or settings) is never used silently: training moves it
+aside and trains again, and evaluation refuses it with a message.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from .config import Config, load_config, resolve_path
+from .provenance import TRAINING_SOURCES, file_sha256, provenance, settings_key, source_fingerprint, write_json_atomic
+from .paths import REPO_ROOT
+
+KEY_FILE = "key.json"
+# in the name already (or not a setting of the weights)
+NAMED = ("seed", "data.modality", "encoder.name")
+
+
+class StaleRunError(RuntimeError):
+    pass
+
+
+def _flat(settings: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _short(value) -> str:
+    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return "".join(c if c.isalnum() or c in "._+" else "_" for c in text)[:24]
+
+
+def run_name(cfg: Config) -> str:
+    """<preset>-<modality>-<encoder>-seed<S>[-<setting>=<value>...]: settings that differ from the preset."""
+    base = f"{cfg.preset}-{cfg.data.modality}-{cfg.encoder.name}-seed{cfg.seed}"
+    try:
+        preset = load_config(cfg.preset)
+    except Exception:  # a config from a YAML path or a dict: no preset to differ from
+        return base
+    ours, theirs = _flat(cfg.training_settings()), _flat(preset.training_settings())
+    changed = sorted(k for k in ours if k not in NAMED and ours[k] != theirs.get(k))
+    if not changed:
+        return base
+    parts = [f"{k.split('.')[-1]}={_short(ours[k])}" for k in changed]
+    if len(parts) > 3:  # keep names readable: many changes become one hash
+        return f"{base}-cfg{settings_key({k: ours[k] for k in changed})[:8]}"
+    return base + "-" + "-".join(parts)
+
+
+def run_dir(cfg: Config, name: str | None = None) -> Path:
+    out = Path(cfg.train.output_dir)
+    return (out if out.is_absolute() else REPO_ROOT / out) / (name or run_name(cfg))
+
+
+def data_fingerprint(cfg: Config) -> str:
+    """Hash of the data a run trains on: the corpus manifest and its files (text), the audio records
+    (audio, and the pairs 'auto' noise calibrates on), and the data root's build manifest when it has one
+    (it holds the hash of every clip)."""
+    files: list[tuple[str, Path]] = []  # (role/name, path): a clean clone elsewhere gets the same key
+    if cfg.data.modality == "text":
+        manifest = resolve_path(cfg.data.corpus, "data.corpus")
+        files += [("corpus/manifest", manifest)] + [(f"corpus/{info['file']}", manifest.parent / info["file"])
+                                                   for _, info in sorted(json.loads(manifest.read_text()).items())]
+    if cfg.data.modality == "audio" or cfg.data.noise_variance == "auto":
+        folder = resolve_path(cfg.data.audio_records, "data.audio_records")
+        files += [(f"audio_records/{p.name}", p) for p in sorted(folder.glob("*.jsonl"))]
+        built = resolve_path(cfg.data.audio_root, "data.audio_root").parent / "manifest.json"
+        if built.exists():
+            files.append(("data_build_manifest", built))
+    return settings_key([(name, file_sha256(path)) for name, path in files])
+
+
+def training_key(cfg: Config, encoder_fingerprint: str) -> dict:
+    """Everything that makes a run's weights, and its hash under 'key'."""
+    parts = {"settings": cfg.training_settings(), "encoder": encoder_fingerprint, "data": data_fingerprint(cfg),
+             "code": source_fingerprint(TRAINING_SOURCES)}
+    return {"key": settings_key(parts), **parts}
+
+
+def write_key(checkpoint: Path, key: dict) -> None:
+    write_json_atomic(checkpoint / KEY_FILE, {**key, "provenance": provenance()})
+
+
+def read_key(checkpoint: Path) -> dict | None:
+    path = Path(checkpoint) / KEY_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    pointer = folder / "latest"
+    if not pointer.exists():
+        return None
+    ckpt = folder / pointer.read_text().strip()
+    return ckpt if (ckpt / "trainable.safetensors").exists() else None
+
+
+def set_aside(folder: Path, reason: str) -> Path:
+    """Move a stale run out of the way (never deleted: it may be wanted for comparison)."""
+    target = folder.parent / ".stale" / f"{folder.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(folder), target)
+    print(f"run {folder.name}: {reason}; moved to {target} and trained again")
+    return target
+
+
+def check_run_key(checkpoint: Path, expected: dict) -> None:
+    """Refuse a checkpoint whose key differs from what its config, encoder, data and code give now."""
+    found = read_key(checkpoint)
+    if found is None:
+        raise StaleRunError(f"{checkpoint} has no {KEY_FILE} (trained by older code): retrain it "
+                            f"(make train, or delete the folder)")
+    if found["key"] != expected["key"]:
+        what = [k for k in ("settings", "encoder", "data", "code") if found.get(k) != expected.get(k)]
+        raise StaleRunError(f"{checkpoint} was trained with other {', '.join(what) or 'inputs'} than the ones "
+                            f"present now (key {found['key']} vs {expected['key']}): retrain it (make train) "
+                            f"before evaluating")

@@ -1,0 +1,82 @@
+"""Run folders named by their settings, keys that change with every input, reuse only under the same key."""
+import json
+import subprocess
+
+
+from mats_lib.config import load_config
+from mats_lib.paths import REPO_ROOT
+from mats_lib.provenance import source_fingerprint
+from mats_lib.runs import data_fingerprint, run_name, training_key
+from mats_lib.training import train
+
+
+def test_runs_that_differ_from_the_preset_get_their_own_folders():
+    names = {run_name(load_config("mini", overrides)) for overrides in
+             ({}, {"data.noise_variance": 0.0}, {"train.max_steps": 500}, {"data.modality": "audio"}, {"seed": 1},
+              {"encoder.name": "miniclap"})}
+    assert len(names) == 6 and "mini-text-tagclap-seed0" in names
+    assert "mini-text-tagclap-seed0-noise_variance=0.0" in names
+    # inference settings are not training settings: same run
+    assert run_name(load_config("mini", {"santa.lam": 0.9, "decoding.num_beams": 4})) == "mini-text-tagclap-seed0"
+
+
+def test_every_input_changes_the_training_key(tmp_path, monkeypatch):
+    cfg = load_config("smoke")
+    base = training_key(cfg, "encoder-a")["key"]
+    assert training_key(load_config("smoke", {"train.lr": 0.01}), "encoder-a")["key"] != base
+    assert training_key(cfg, "encoder-b")["key"] != base  # e.g. other miniclap heads
+    assert training_key(load_config("smoke", {"train.log_every": 5}), "encoder-a")["key"] == base  # bookkeeping only
+    # data: a copy of the corpus with one record changed
+    corpus = REPO_ROOT / cfg.data.corpus
+    copy = tmp_path / "corpus"
+    copy.mkdir()
+    for path in corpus.parent.glob("*"):
+        (copy / path.name).write_bytes(path.read_bytes())
+    other = load_config("smoke", {"data.corpus": str(copy / corpus.name)})
+    assert data_fingerprint(other) == data_fingerprint(cfg)
+    first = sorted(copy.glob("*.jsonl"))[0]
+    first.write_text(first.read_text().replace("a", "b", 1))
+    assert data_fingerprint(other) != data_fingerprint(cfg)
+    # code: an edited training source file
+    import mats_lib.provenance as provenance
+
+    package = tmp_path / "mats_lib"
+    (package / "data").mkdir(parents=True)
+    (package / "training.py").write_text("x = 1\n")
+    monkeypatch.setattr(provenance, "PACKAGE_ROOT", package)
+    before = source_fingerprint(["training.py"])
+    (package / "training.py").write_text("x = 2\n")
+    assert source_fingerprint(["training.py"]) != before
+
+
+def test_a_finished_run_is_reused_and_a_stale_one_is_set_aside(tmp_path, tmp_cache):
+    cfg = load_config("smoke", {"train.output_dir": str(tmp_path / "runs"), "tracking.enabled": False,
+                                "train.max_steps": 2, "train.save_every": 2})
+    first = train(cfg, progress=False)
+    assert not first.reused and (first.run_dir / "final" / "key.json").exists()
+    stored = json.loads((first.run_dir / "final" / "key.json").read_text())
+    assert stored["key"] == first.key and "provenance" in stored
+    again = train(cfg, progress=False)
+    assert again.reused and again.key == first.key and again.losses == []
+    key_file = first.run_dir / "final" / "key.json"
+    key_file.write_text(json.dumps({**stored, "key": "another"}))  # as if data or code had changed since
+    retrained = train(cfg, progress=False)
+    assert not retrained.reused and len(retrained.losses) == 2 and retrained.losses == first.losses
+    stale = list((tmp_path / "runs" / ".stale").iterdir())
+    assert len(stale) == 1 and json.loads((stale[0] / "final" / "key.json").read_text())["key"] == "another"
+
+
+def test_clean_runs_removes_everything_derived_from_runs(tmp_path):
+    build, reports = tmp_path / "build", tmp_path / "reports"
+    derived = [build / "runs" / "mini-text-tagclap-seed0" / "final" / "key.json",
+               reports / "eval" / "mini-text-tagclap-seed0" / "plain" / "cls_animals" / "k" / "metrics.json",
+               build / "cache" / "memory-tagclap-abc.safetensors"]
+    kept = [build / "cache" / "tagclap-0123.sqlite", reports / "mini" / "transfer_table.json"]
+    for path in derived + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    subprocess.run(["make", "--no-print-directory", "clean-runs", f"BUILD={build}", f"REPORTS={reports}"],
+                   cwd=REPO_ROOT, check=True, capture_output=True)
+    assert not any(p.exists() for p in derived)
+    assert not (build / "runs").exists() and not (reports / "eval").exists()
+    assert all(p.exists() for p in kept)
