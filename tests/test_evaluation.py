@@ -169,3 +169,49 @@ def test_zero_shot_guard_covers_text_and_audio_training():
     train_captions = [json.loads(line)["output"] for line in
                       (resolve_path(audio_cfg.data.audio_records, "x") / "caption_scenes.jsonl").read_text().splitlines()]
     assert set(train_captions) <= set(training_texts(audio_cfg))  # MATS-Audio's captions are guarded too
+
+
+def test_evaluation_cli_logs_one_nested_run_per_part_with_its_settings(tiny_run, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from mats_lib.evaluate import main
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    for lam in ("0.0", "1.0"):
+        main([str(tiny_run), "--out", str(tmp_path / "eval"), "--set", "eval.transfers=[santa]",
+              "--set", "eval.tasks=[cls_animals]", "--set", f"santa.lam={lam}", "--set", "tracking.enabled=true"])
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("mats-eval")
+    runs = client.search_runs([experiment.experiment_id])
+    parts = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parts) == 2 and len(runs) == 4
+    assert sorted(r.data.params["santa.lam"] for r in parts) == ["0.0", "1.0"]
+    for r in parts:
+        assert {"decoding.num_beams", "eval.max_items", "santa.noise_variance", "part_key", "transfer"} <= set(r.data.params)
+        assert "balanced_accuracy" in r.data.metrics
+
+
+def test_memory_size_as_count_or_fraction():
+    from mats_lib.evaluation import memory_size
+
+    assert memory_size(SantaSettings(memory_size=5172), 60_000) == 5172
+    assert memory_size(SantaSettings(memory_size=5172), 1000) == 1000  # capped at the corpus
+    assert memory_size(SantaSettings(memory_fraction=0.001), 5_200_000) == 5200  # the paper's 0.1%
+    assert memory_size(SantaSettings(memory_fraction=0.001), 100) == 1
+
+
+def test_release_mix_uses_the_raw_audio_scale(tmp_cache):
+    """santa.normalize_first=false: the audio side enters the mix at the backend's raw (pre-normalisation) norm."""
+    import numpy as np
+
+    from mats_lib.encoders import create_encoder
+
+    encoder = create_encoder("tagclap", progress=False)
+    wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * 2) / 16000)).astype(np.float32)
+    norms = encoder.raw_audio_norms([wave])
+    unit = encoder.embed_audio([wave])
+    raw = encoder._embed_audio_batch([encoder.load_clip(wave)])
+    np.testing.assert_allclose(norms, np.linalg.norm(raw, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(unit * norms[:, None], raw, rtol=1e-4, atol=1e-5)
+    assert norms[0] > 1.5  # tagclap's raw vector is a sum of many weighted unit vectors: the quirk matters
