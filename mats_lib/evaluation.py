@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from .data.audiotia import normalise, signature
 from .data.records import load_eval_records, load_train_records
 from .data.tasks import get_task
 from .encoders import create_encoder, encoder_from_config
-from .inference import Decoding, generate, load_trained
+from .inference import generate, load_trained
 from .metrics import (accuracy_items, balanced_accuracy, caption_metrics, class_baselines, exact_match_items,
                       match_to_classes, mean_average_precision, postprocess, qa_items)
 from .paths import cache_dir
@@ -301,10 +301,7 @@ def _evaluate_part(model, records, table, bank, santa, transfer, task, seed, inp
     batch_size = settings.eval.batch_size
     rows = _read_predictions(part / "predictions.jsonl", records, batch_size)
     kind = get_task(task).kind
-    decoding = Decoding(num_beams=settings.decoding.num_beams, no_repeat_ngram_size=settings.decoding.no_repeat_ngram_size,
-                        repetition_penalty=settings.decoding.repetition_penalty,
-                        length_penalty=settings.decoding.length_penalty,
-                        max_new_tokens=settings.decoding.max_tokens_for(kind))
+    decoding = replace(settings.decoding, max_new_tokens=settings.decoding.max_tokens_for(kind))
     starts = range(len(rows), len(records), batch_size)
     label = f"{transfer}/{task}" + (f"/seed{seed}" if inputs["eval_seed"] is not None else "")
     for start in tqdm(starts, desc=label, disable=not progress, leave=False):

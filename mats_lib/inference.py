@@ -4,29 +4,17 @@ Axes: b batch, d embedding dim.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import yaml
 from safetensors.torch import load_file
 
-from .config import Config, config_from_dict
+from .config import Config, DecodingConfig as Decoding, config_from_dict  # Decoding: the paper's decoding (s.7)
 from .data.tasks import get_task
 from .encoders import encoder_from_config
 from .model import MATS, build_prompt_batch, load_llm, resolve_device
 from .training import find_checkpoint
-
-
-@dataclass
-class Decoding:
-    """The paper's decoding (mats_method.md s.7)."""
-
-    num_beams: int = 4
-    no_repeat_ngram_size: int = 2
-    repetition_penalty: float = 2.0
-    length_penalty: float = 1.0
-    max_new_tokens: int = 200
 
 
 class GeneratedRepetitionPenalty:
