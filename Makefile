@@ -94,7 +94,7 @@ runs: data
 
 # conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals
 transfer-table: runs
-	$(PY) scripts/transfer_table.py --config $(PRESET) --encoders tagclap miniclap --seeds $(SEEDS) --update-readme
+	$(PY) scripts/transfer_table.py --config $(PRESET) --encoders tagclap miniclap --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
 
 caption-examples: train
 # the default run (named as mats_lib.runs.run_name names a run with the preset's settings)
