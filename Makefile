@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: ablation-lambda help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -25,6 +25,7 @@ help:
 	@echo "make train-nonoise   the no-noise control; train-audio: MATS-Audio, the audio-supervised control"
 	@echo "make runs            the run matrix: text, no-noise, audio x tagclap, miniclap x SEEDS (default 0 1 2)"
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
+	@echo "make ablation-lambda Santa's lambda sweep notebook (papermill; PRESET, ENCODER, SEEDS)"
 	@echo "make clean-runs      remove runs, evaluation parts and memory banks (committed reports stay)"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
@@ -96,6 +97,16 @@ runs: data
 transfer-table: runs
 	$(PY) scripts/transfer_table.py --config $(PRESET) --encoders tagclap miniclap --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
 
+# Study notebooks, executed by papermill with the `mats` kernel; executed copies go to reports/<preset>/notebooks/.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+NOTEBOOK_OUT := reports/$(PRESET)/notebooks
+ablation-lambda: data
+	mkdir -p $(NOTEBOOK_OUT)
+	$(VENV)/bin/papermill notebooks/ablation_lambda.ipynb $(NOTEBOOK_OUT)/ablation_lambda.ipynb -k mats \
+	  -p preset $(PRESET) -p encoder_name $(ENCODER) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
+
 caption-examples: train
 # the default run (named as mats_lib.runs.run_name names a run with the preset's settings)
 	$(PY) scripts/caption_examples.py build/runs/$(PRESET)-text-$(ENCODER)-seed$(SEED)
@@ -122,7 +133,7 @@ miniclap-report: miniclap
 	$(PY) scripts/miniclap_report.py --seed $(SEED)
 	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table
+reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table ablation-lambda
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

@@ -36,3 +36,9 @@ def offline_mode() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def reports_dir(preset: str | None = None) -> Path:
+    """Where a study writes its reports (``reports/<preset>/``); ``MATS_REPORTS_DIR`` moves it (tests)."""
+    root = Path(os.environ.get("MATS_REPORTS_DIR", REPO_ROOT / "reports")).resolve()
+    return root / preset if preset else root

@@ -99,7 +99,7 @@ def run_status(run_id: str, tracking_uri: str | None = None) -> tuple[str, dict]
 
 
 class EvalTracker:
-    """A parent MLflow run per evaluated model, one nested run per (transfer, task) part."""
+    """A parent MLflow run per evaluation (or per notebook execution), one nested run per part or variant."""
 
     def __init__(self, experiment: str, run_name: str, params: dict | None = None):
         self.experiment = experiment
@@ -127,3 +127,12 @@ class EvalTracker:
             child.log_metrics(values, step=0)
             child.log_artifact(folder, folder="part")
         self.parent.log_metrics({name.replace("/", "."): metrics["value"]}, step=0)
+
+    def log_variant(self, name: str, params: dict, metrics: dict) -> None:
+        """One nested run per variant of a sweep (e.g. per lambda), its settings as params."""
+        with MlflowTracker(self.experiment, name, parent_run_id=self.parent.run_id) as child:
+            child.log_params(params)
+            child.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)
+
+    def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
+        self.parent.log_artifact(path, folder)

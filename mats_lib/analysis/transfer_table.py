@@ -60,6 +60,20 @@ def find_run(cfg: Config, kind: str) -> Path:
     return folder
 
 
+def ensure_run(cfg: Config, kind: str, train_missing: bool = True, progress: bool = True) -> Path:
+    """The run's folder; a missing run is trained through the same code (``train_missing``), else an error
+    names its make target."""
+    try:
+        return find_run(cfg, kind)
+    except MissingRunError:
+        if not train_missing:
+            raise
+    from ..training import train  # only when something is to be trained
+
+    train(cfg, progress=progress)
+    return find_run(cfg, kind)
+
+
 # ------------------------------------------------------------------------------------------ evaluation
 def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions: list[str], *,
                         overrides: dict | None = None, out_root: Path | None = None, tracker_factory=None,
