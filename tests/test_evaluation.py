@@ -215,3 +215,14 @@ def test_release_mix_uses_the_raw_audio_scale(tmp_cache):
     np.testing.assert_allclose(norms, np.linalg.norm(raw, axis=1), rtol=1e-6)
     np.testing.assert_allclose(unit * norms[:, None], raw, rtol=1e-4, atol=1e-5)
     assert norms[0] > 1.5  # tagclap's raw vector is a sum of many weighted unit vectors: the quirk matters
+
+
+def test_an_explicit_noise_variance_is_respected_and_null_is_the_runs_own():
+    from mats_lib.evaluation import resolved_santa
+
+    cfg = load_config("smoke")
+    assert resolved_santa(cfg, 0.0036).noise_variance == 0.0036  # null: the run's training noise
+    assert resolved_santa(cfg, 0.0).noise_variance == 0.0  # a no-noise run or MATS-Audio: none, not 0.015
+    explicit = load_config("smoke", {"santa.noise_variance": 0.0})
+    assert resolved_santa(explicit, 0.0036).noise_variance == 0.0  # Santa without its noise (the paper's 0.384 row)
+    assert resolved_santa(load_config("smoke", {"santa.noise_variance": 0.015}), 0.0036).noise_variance == 0.015
