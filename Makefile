@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: ablation-lambda help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: ablation-lambda modality-gap help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -26,6 +26,7 @@ help:
 	@echo "make runs            the run matrix: text, no-noise, audio x tagclap, miniclap x SEEDS (default 0 1 2)"
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
 	@echo "make ablation-lambda Santa's lambda sweep notebook (papermill; PRESET, ENCODER, SEEDS)"
+	@echo "make modality-gap    the modality-gap notebook (t-SNE + gap statistics) under both encoders"
 	@echo "make clean-runs      remove runs, evaluation parts and memory banks (committed reports stay)"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
@@ -107,6 +108,11 @@ ablation-lambda: data
 	$(VENV)/bin/papermill notebooks/ablation_lambda.ipynb $(NOTEBOOK_OUT)/ablation_lambda.ipynb -k mats \
 	  -p preset $(PRESET) -p encoder_name $(ENCODER) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
 
+modality-gap: data miniclap-default
+	mkdir -p $(NOTEBOOK_OUT)
+	for enc in tagclap miniclap; do $(VENV)/bin/papermill notebooks/modality_gap_tsne.ipynb \
+	  $(NOTEBOOK_OUT)/modality_gap_tsne-$$enc.ipynb -k mats -p preset $(PRESET) -p encoder_name $$enc || exit 1; done
+
 caption-examples: train
 # the default run (named as mats_lib.runs.run_name names a run with the preset's settings)
 	$(PY) scripts/caption_examples.py build/runs/$(PRESET)-text-$(ENCODER)-seed$(SEED)
@@ -133,7 +139,7 @@ miniclap-report: miniclap
 	$(PY) scripts/miniclap_report.py --seed $(SEED)
 	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table ablation-lambda
+reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table ablation-lambda modality-gap
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

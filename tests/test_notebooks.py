@@ -11,7 +11,7 @@ from mats_lib.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # parameters that are not config fields: what to run, sweeps as comma strings
-STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing"}
+STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples"}
 
 
 def parameters_of(path):
@@ -60,3 +60,21 @@ def test_ablation_lambda_runs_under_papermill_and_logs_one_nested_run_per_lambda
     assert all("caption" in r.data.metrics and "classification" in r.data.metrics for r in nested)
     executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert any("Verdict on C4" in "".join(o.get("text", "") for o in c.get("outputs", [])) for c in executed.cells)
+
+
+def test_modality_gap_runs_under_papermill_with_its_numbers_and_figure(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "modality_gap_tsne.ipynb"), str(tmp_path / "out.ipynb"),
+                               parameters={"preset": "smoke", "n_pairs": 60, "resamples": 30}, kernel_name="mats",
+                               progress_bar=False, cwd=str(REPO_ROOT))
+    gap = json.loads((tmp_path / "reports" / "smoke" / "modality_gap-tagclap.json").read_text())
+    assert set(gap["views"]) == {"clap", "noise", "memory", "santa"} and gap["pairs"] == 60
+    for view in gap["views"].values():
+        low, high = view["mmd2_rbf"]["ci95"]
+        assert low <= high and 0.5 <= view["probe_accuracy"]["value"] <= 1.0
+    assert gap["c3"]["verdict"] in ("better", "worse", "not distinguishable")
+    assert (tmp_path / "reports" / "smoke" / "figures" / "modality_gap_tsne-tagclap.png").stat().st_size > 20_000
