@@ -11,7 +11,8 @@ from mats_lib.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # parameters that are not config fields: what to run, sweeps as comma strings
-STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples"}
+STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples", "encoders", "conditions",
+                    "allow_missing"}
 
 
 def parameters_of(path):
@@ -78,3 +79,20 @@ def test_modality_gap_runs_under_papermill_with_its_numbers_and_figure(tmp_path,
         assert low <= high and 0.5 <= view["probe_accuracy"]["value"] <= 1.0
     assert gap["c3"]["verdict"] in ("better", "worse", "not distinguishable")
     assert (tmp_path / "reports" / "smoke" / "figures" / "modality_gap_tsne-tagclap.png").stat().st_size > 20_000
+
+
+def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "benchmark_tables.ipynb"), str(tmp_path / "out.ipynb"),
+                               parameters={"preset": "smoke", "encoders": "tagclap", "seeds": "0"}, kernel_name="mats",
+                               progress_bar=False, cwd=str(REPO_ROOT))
+    table = json.loads((tmp_path / "reports" / "smoke" / "benchmark_tables.json").read_text())
+    assert set(table["encoders"]["tagclap"]["conditions"]) == {"raw", "noise", "memory", "santa", "MATS-Audio"}
+    claims = table["claims"]["tagclap"]
+    assert [c["claim"] for c in claims] == ["C1", "C2", "C7"]
+    assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in claims)
+    assert (tmp_path / "reports" / "smoke" / "figures" / "benchmark_tables.png").stat().st_size > 20_000

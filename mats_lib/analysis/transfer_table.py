@@ -39,6 +39,8 @@ CONDITIONS = {"raw": ("nonoise", "plain"), "noise": ("text", "plain"), "memory":
 RUN_KINDS = {"text": {}, "nonoise": {"data.noise_variance": 0.0}, "audio": {"data.modality": "audio"}}
 MAKE_TARGET = {"text": "train", "nonoise": "train-nonoise", "audio": "train-audio"}
 REFERENCE = "noise"
+# comparisons the claims need beyond "against noise": (a, b) -> a - b
+EXTRA_PAIRS = (("santa", "memory"), ("santa", "MATS-Audio"), ("noise", "raw"))
 KINDS = (("classification", "balanced accuracy"), ("caption", "CIDEr-D"), ("qa", "QA accuracy"))
 ENCODER_SETTING = {"tagclap": "tagclap (YAMNet + MiniLM, training-free, 384-d)",
                    "miniclap": "miniclap (tagclap + contrastive heads trained on the audio-train split, 768-d)"}
@@ -198,6 +200,10 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
                 for kind, _ in KINDS if _by_kind(per_task, kind)}
         table["per_task"][condition] = {t: float(np.mean([p["value"] for s in seeds for p in results[condition][s][t]]))
                                         for t in tasks}
+    table["pairs"] = {f"{a} - {b}": {kind: paired_difference(_by_kind(scores[a], kind), _by_kind(scores[b], kind),
+                                                             resamples=resamples).as_dict()
+                                     for kind, _ in KINDS if _by_kind(scores[a], kind)}
+                      for a, b in EXTRA_PAIRS if a in scores and b in scores}
     first = next(iter(results.values()), None)
     if first is not None:
         seed0 = first[seeds[0]]
