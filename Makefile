@@ -89,11 +89,15 @@ train-audio: data $(ENCODER_HEADS)
 train-nonoise: data $(ENCODER_HEADS)
 	$(TRAIN) --set data.noise_variance=0.0
 
-# The transfer table's run matrix: text-only under both encoders; the no-noise and MATS-Audio controls
-# under both; SEEDS training seeds each. One training at a time (two at once oversubscribe the cores).
-runs: data
-	for enc in tagclap miniclap; do for seed in $(SEEDS); do \
-	  $(MAKE) --no-print-directory train train-nonoise train-audio SEED=$$seed ENCODER=$$enc || exit 1; done; done
+# The transfer table's run matrix, each run through the training notebook (reused when its key matches):
+# text-only, no-noise and MATS-Audio under both encoders, SEEDS training seeds each. One training at a time.
+runs: data miniclap-default
+	mkdir -p $(NOTEBOOK_OUT)
+	for enc in tagclap miniclap; do for seed in $(SEEDS); do for run in "text on" "text off" "audio on"; do \
+	  set -- $$run; $(VENV)/bin/papermill notebooks/train_mats.ipynb \
+	    $(NOTEBOOK_OUT)/train_mats-$$enc-$$1-noise_$$2-seed$$seed.ipynb -k mats --no-progress-bar \
+	    -p preset $(PRESET) -p encoder_name $$enc -p seed $$seed -p data_modality $$1 -p noise $$2 || exit 1; \
+	done; done; done
 
 # conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals
 transfer-table: runs

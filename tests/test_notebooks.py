@@ -12,7 +12,7 @@ from mats_lib.paths import REPO_ROOT
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # parameters that are not config fields: what to run, sweeps as comma strings
 STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples", "encoders", "conditions",
-                    "allow_missing"}
+                    "allow_missing", "noise"}
 
 
 def parameters_of(path):
@@ -96,3 +96,22 @@ def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp
     assert [c["claim"] for c in claims] == ["C1", "C2", "C7"]
     assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in claims)
     assert (tmp_path / "reports" / "smoke" / "figures" / "benchmark_tables.png").stat().st_size > 20_000
+
+
+def test_train_mats_trains_or_reuses_a_run_and_draws_its_loss(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for _ in range(2):  # the second execution reuses the run: same key, same report
+        papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "train_mats.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"preset": "smoke", "noise": "off"}, kernel_name="mats",
+                                   progress_bar=False, cwd=str(REPO_ROOT))
+        report = json.loads((tmp_path / "reports" / "smoke" / "train-smoke-text-tagclap-seed0-noise_variance=0.0.json").read_text())
+        assert report["key"]["settings"]["data"]["noise_variance"] == 0.0 and report["steps"] == 6
+    assert (tmp_path / "reports" / "smoke" / "figures" / "train-smoke-text-tagclap-seed0-noise_variance=0.0.png").exists()
+    with pytest.raises(papermill.PapermillExecutionError, match="noise must be"):
+        papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "train_mats.ipynb"), str(tmp_path / "bad.ipynb"),
+                                   parameters={"preset": "smoke", "noise": "maybe"}, kernel_name="mats",
+                                   progress_bar=False, cwd=str(REPO_ROOT))
