@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: ablation-lambda modality-gap benchmark-tables help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: ablation-lambda modality-gap benchmark-tables generalization-bound help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -27,6 +27,7 @@ help:
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
 	@echo "make ablation-lambda Santa's lambda sweep notebook (papermill; PRESET, ENCODER, SEEDS)"
 	@echo "make benchmark-tables the benchmark-tables notebook: C1, C2, C7 verdicts from the transfer table's parts"
+	@echo "make generalization-bound discrepancy estimates vs test errors (C5)"
 	@echo "make modality-gap    the modality-gap notebook (t-SNE + gap statistics) under both encoders"
 	@echo "make clean-runs      remove runs, evaluation parts and memory banks (committed reports stay)"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
@@ -123,6 +124,11 @@ benchmark-tables: transfer-table
 	$(VENV)/bin/papermill notebooks/benchmark_tables.ipynb $(NOTEBOOK_OUT)/benchmark_tables.ipynb -k mats \
 	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
 
+generalization-bound: data miniclap-default
+	mkdir -p $(NOTEBOOK_OUT)
+	$(VENV)/bin/papermill notebooks/generalization_bound.ipynb $(NOTEBOOK_OUT)/generalization_bound.ipynb -k mats \
+	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
+
 caption-examples: train
 # the default run (named as mats_lib.runs.run_name names a run with the preset's settings)
 	$(PY) scripts/caption_examples.py build/runs/$(PRESET)-text-$(ENCODER)-seed$(SEED)
@@ -149,7 +155,7 @@ miniclap-report: miniclap
 	$(PY) scripts/miniclap_report.py --seed $(SEED)
 	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap
+reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

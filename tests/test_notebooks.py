@@ -12,7 +12,7 @@ from mats_lib.paths import REPO_ROOT
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # parameters that are not config fields: what to run, sweeps as comma strings
 STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples", "encoders", "conditions",
-                    "allow_missing", "noise"}
+                    "allow_missing", "noise", "n_train"}
 
 
 def parameters_of(path):
@@ -115,3 +115,19 @@ def test_train_mats_trains_or_reuses_a_run_and_draws_its_loss(tmp_path, monkeypa
         papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "train_mats.ipynb"), str(tmp_path / "bad.ipynb"),
                                    parameters={"preset": "smoke", "noise": "maybe"}, kernel_name="mats",
                                    progress_bar=False, cwd=str(REPO_ROOT))
+
+
+def test_generalization_bound_runs_under_papermill(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "generalization_bound.ipynb"), str(tmp_path / "out.ipynb"),
+                               parameters={"preset": "smoke", "encoders": "tagclap", "seeds": "0", "lambdas": "0,1",
+                                           "n_train": 100}, kernel_name="mats", progress_bar=False, cwd=str(REPO_ROOT))
+    report = json.loads((tmp_path / "reports" / "smoke" / "generalization_bound.json").read_text())
+    assert len(report["points"]) == 4  # plain, memory, santa at 0 and 1, one seed
+    assert {"proxy_a_distance", "mmd2_rbf", "wasserstein1", "test_error"} <= set(report["points"][0])
+    assert report["claim"]["claim"] == "C5" and "tagclap/seed0" in report["text_risk"]
+    assert (tmp_path / "reports" / "smoke" / "figures" / "generalization_bound.png").exists()

@@ -67,3 +67,19 @@ def transfer_claims(table: dict) -> dict[str, list[dict]]:
     """{encoder: [C1, C2, C7 verdicts]} from ``transfer_table.build``'s result."""
     return {encoder: [rule(t) for rule in (c1_above_chance, c2_ordering, c7_competitive)]
             for encoder, t in table["encoders"].items()}
+
+
+def c5_discrepancy_orders_errors(correlations: dict) -> dict:
+    """C5: the discrepancy between training and test inputs orders the transfers as their test errors.
+    *reproduced* when at least two of the three estimators correlate positively (rho's interval above 0) and
+    none negatively; *not reproduced* when at least two correlate negatively; else *inconclusive*."""
+    verdicts = [c["verdict"] for c in correlations.values()]
+    if verdicts.count("better") >= 2 and "worse" not in verdicts:
+        verdict = "reproduced"
+    elif verdicts.count("worse") >= 2:
+        verdict = "not reproduced"
+    else:
+        verdict = "inconclusive"
+    evidence = "; ".join(f"{name} rho {c['rho']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]" if c["rho"] is not None
+                         else f"{name} rho {c['note']}" for name, c in correlations.items())
+    return {"claim": "C5", "verdict": verdict, "evidence": evidence}
