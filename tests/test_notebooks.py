@@ -28,6 +28,19 @@ def parameters_of(path):
     return nb, values
 
 
+def execute(name, parameters, tmp_path, monkeypatch, out="out.ipynb"):
+    """Run a notebook under papermill with the `mats` kernel, MLflow and reports in tmp_path; returns the MLflow URI."""
+    import papermill
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / name), str(tmp_path / out), parameters=parameters,
+                               kernel_name="mats", progress_bar=False, cwd=str(REPO_ROOT))
+    return uri
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_without_outputs_and_parameters_match_the_config(path):
     nb, values = parameters_of(path)
@@ -40,16 +53,9 @@ def test_committed_without_outputs_and_parameters_match_the_config(path):
 
 
 def test_ablation_lambda_runs_under_papermill_and_logs_one_nested_run_per_lambda(tmp_path, monkeypatch):
-    import papermill
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "ablation_lambda.ipynb"), str(tmp_path / "out.ipynb"),
-                               parameters={"preset": "smoke", "seeds": "0", "lambdas": "0,0.5,1"}, kernel_name="mats",
-                               progress_bar=False, cwd=str(REPO_ROOT))
+    uri = execute("ablation_lambda.ipynb", {"preset": "smoke", "seeds": "0", "lambdas": "0,0.5,1"}, tmp_path, monkeypatch)
     sweep = json.loads((tmp_path / "reports" / "smoke" / "ablation_lambda-tagclap.json").read_text())
     assert [r["lam"] for r in sweep["rows"]] == [0.0, 0.5, 1.0] and "provenance" in sweep
     assert sweep["claim"]["verdict"] == "inconclusive"  # 0.3 is not in this grid
@@ -64,14 +70,7 @@ def test_ablation_lambda_runs_under_papermill_and_logs_one_nested_run_per_lambda
 
 
 def test_modality_gap_runs_under_papermill_with_its_numbers_and_figure(tmp_path, monkeypatch):
-    import papermill
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "modality_gap_tsne.ipynb"), str(tmp_path / "out.ipynb"),
-                               parameters={"preset": "smoke", "n_pairs": 60, "resamples": 30}, kernel_name="mats",
-                               progress_bar=False, cwd=str(REPO_ROOT))
+    execute("modality_gap_tsne.ipynb", {"preset": "smoke", "n_pairs": 60, "resamples": 30}, tmp_path, monkeypatch)
     gap = json.loads((tmp_path / "reports" / "smoke" / "modality_gap-tagclap.json").read_text())
     assert set(gap["views"]) == {"clap", "noise", "memory", "santa"} and gap["pairs"] == 60
     for view in gap["views"].values():
@@ -82,14 +81,7 @@ def test_modality_gap_runs_under_papermill_with_its_numbers_and_figure(tmp_path,
 
 
 def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp_path, monkeypatch):
-    import papermill
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "benchmark_tables.ipynb"), str(tmp_path / "out.ipynb"),
-                               parameters={"preset": "smoke", "encoders": "tagclap", "seeds": "0"}, kernel_name="mats",
-                               progress_bar=False, cwd=str(REPO_ROOT))
+    execute("benchmark_tables.ipynb", {"preset": "smoke", "encoders": "tagclap", "seeds": "0"}, tmp_path, monkeypatch)
     table = json.loads((tmp_path / "reports" / "smoke" / "benchmark_tables.json").read_text())
     assert set(table["encoders"]["tagclap"]["conditions"]) == {"raw", "noise", "memory", "santa", "MATS-Audio"}
     claims = table["claims"]["tagclap"]
@@ -101,31 +93,18 @@ def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp
 def test_train_mats_trains_or_reuses_a_run_and_draws_its_loss(tmp_path, monkeypatch):
     import papermill
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for _ in range(2):  # the second execution reuses the run: same key, same report
-        papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "train_mats.ipynb"), str(tmp_path / "out.ipynb"),
-                                   parameters={"preset": "smoke", "noise": "off"}, kernel_name="mats",
-                                   progress_bar=False, cwd=str(REPO_ROOT))
+        execute("train_mats.ipynb", {"preset": "smoke", "noise": "off"}, tmp_path, monkeypatch)
         report = json.loads((tmp_path / "reports" / "smoke" / "train-smoke-text-tagclap-seed0-noise_variance=0.0.json").read_text())
         assert report["key"]["settings"]["data"]["noise_variance"] == 0.0 and report["steps"] == 6
     assert (tmp_path / "reports" / "smoke" / "figures" / "train-smoke-text-tagclap-seed0-noise_variance=0.0.png").exists()
     with pytest.raises(papermill.PapermillExecutionError, match="noise must be"):
-        papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "train_mats.ipynb"), str(tmp_path / "bad.ipynb"),
-                                   parameters={"preset": "smoke", "noise": "maybe"}, kernel_name="mats",
-                                   progress_bar=False, cwd=str(REPO_ROOT))
+        execute("train_mats.ipynb", {"preset": "smoke", "noise": "maybe"}, tmp_path, monkeypatch, out="bad.ipynb")
 
 
 def test_generalization_bound_runs_under_papermill(tmp_path, monkeypatch):
-    import papermill
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "generalization_bound.ipynb"), str(tmp_path / "out.ipynb"),
-                               parameters={"preset": "smoke", "encoders": "tagclap", "seeds": "0", "lambdas": "0,1",
-                                           "n_train": 100}, kernel_name="mats", progress_bar=False, cwd=str(REPO_ROOT))
+    execute("generalization_bound.ipynb", {"preset": "smoke", "encoders": "tagclap", "seeds": "0", "lambdas": "0,1",
+                                           "n_train": 100}, tmp_path, monkeypatch)
     report = json.loads((tmp_path / "reports" / "smoke" / "generalization_bound.json").read_text())
     assert len(report["points"]) == 4  # plain, memory, santa at 0 and 1, one seed
     assert {"proxy_a_distance", "mmd2_rbf", "wasserstein1", "test_error"} <= set(report["points"][0])
