@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: ablation-lambda modality-gap benchmark-tables generalization-bound help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -28,6 +28,7 @@ help:
 	@echo "make ablation-lambda Santa's lambda sweep notebook (papermill; PRESET, ENCODER, SEEDS)"
 	@echo "make benchmark-tables the benchmark-tables notebook: C1, C2, C7 verdicts from the transfer table's parts"
 	@echo "make generalization-bound discrepancy estimates vs test errors (C5)"
+	@echo "make efficiency      training, embedding and inference costs as ratios (C8); run it on an idle machine"
 	@echo "make modality-gap    the modality-gap notebook (t-SNE + gap statistics) under both encoders"
 	@echo "make clean-runs      remove runs, evaluation parts and memory banks (committed reports stay)"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
@@ -129,12 +130,17 @@ generalization-bound: data miniclap-default
 	$(VENV)/bin/papermill notebooks/generalization_bound.ipynb $(NOTEBOOK_OUT)/generalization_bound.ipynb -k mats \
 	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
 
+# Timings: run alone on an idle machine.
+efficiency: data
+	mkdir -p $(NOTEBOOK_OUT)
+	$(VENV)/bin/papermill notebooks/efficiency.ipynb $(NOTEBOOK_OUT)/efficiency.ipynb -k mats -p preset $(PRESET)
+
 caption-examples: train
 # the default run (named as mats_lib.runs.run_name names a run with the preset's settings)
 	$(PY) scripts/caption_examples.py build/runs/$(PRESET)-text-$(ENCODER)-seed$(SEED)
 
 bench-embeddings: data
-	$(PY) scripts/bench_embedding_cache.py --config mini
+	$(PY) scripts/bench_embedding_cache.py --config $(PRESET)
 
 encoder-report: setup
 	$(PY) scripts/encoder_report.py --seed $(SEED)
@@ -155,7 +161,7 @@ miniclap-report: miniclap
 	$(PY) scripts/miniclap_report.py --seed $(SEED)
 	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound
+reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

@@ -12,7 +12,8 @@ from mats_lib.paths import REPO_ROOT
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # parameters that are not config fields: what to run, sweeps as comma strings
 STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples", "encoders", "conditions",
-                    "allow_missing", "noise", "n_train"}
+                    "allow_missing", "noise", "n_train", "steps", "warmup",
+                    "n_embed", "n_generate"}
 
 
 def parameters_of(path):
@@ -110,3 +111,12 @@ def test_generalization_bound_runs_under_papermill(tmp_path, monkeypatch):
     assert {"proxy_a_distance", "mmd2_rbf", "wasserstein1", "test_error"} <= set(report["points"][0])
     assert report["claim"]["claim"] == "C5" and "tagclap/seed0" in report["text_risk"]
     assert (tmp_path / "reports" / "smoke" / "figures" / "generalization_bound.png").exists()
+
+
+def test_efficiency_measures_ratios_and_judges_c8(tmp_path, monkeypatch):
+    execute("efficiency.ipynb", {"preset": "smoke", "steps": 4, "warmup": 1, "n_embed": 4, "n_generate": 4},
+            tmp_path, monkeypatch)
+    report = json.loads((tmp_path / "reports" / "smoke" / "efficiency.json").read_text())
+    ratios = {**report["training"]["ratios"], **report["inference"]["ratios"]}
+    assert len(ratios) == 6 and all(v > 0 for v in ratios.values())
+    assert report["claim"]["claim"] == "C8" and report["claim"]["verdict"] in ("reproduced", "not reproduced", "inconclusive")

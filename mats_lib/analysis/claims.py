@@ -83,3 +83,20 @@ def c5_discrepancy_orders_errors(correlations: dict) -> dict:
     evidence = "; ".join(f"{name} rho {c['rho']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]" if c["rho"] is not None
                          else f"{name} rho {c['note']}" for name, c in correlations.items())
     return {"claim": "C5", "verdict": verdict, "evidence": evidence}
+
+
+def c8_cheaper(training: dict) -> dict:
+    """C8: text-only training is cheaper than audio-supervised training. Judged on compute here (the paper's
+    larger saving, not needing paired audio at all, is not a timing): embedding a training input costs more
+    from audio than from text, and the optimizer steps cost the same. *reproduced* when the audio / text
+    embedding cost ratio exceeds 1.1 and the step throughputs are within 10%."""
+    r = training["ratios"]
+    embed, steps = r["audio / text embedding cost per input"], r["text / audio training throughput"]
+    if embed > 1.1 and 0.9 <= steps <= 1.1:
+        verdict = "reproduced"
+    elif embed < 0.9:
+        verdict = "not reproduced"
+    else:
+        verdict = "inconclusive"
+    return {"claim": "C8", "verdict": verdict,
+            "evidence": f"audio / text embedding cost per input {embed:.1f}x; text / audio step throughput {steps:.2f}x"}

@@ -1,0 +1,110 @@
+"""Cost measurements (claim C8 and the speed goals), as ratios on one machine: one implementation for the
+efficiency notebook and the benchmark scripts.
+
+- text-only vs audio-supervised training: embedding the training inputs once (captions through the CLAP text
+  tower vs clips through the audio tower, cache off) and the optimizer steps that follow;
+- cached vs on-the-fly text embeddings during training (the authors' code embeds every batch);
+- batched vs one-by-one generation, Santa's share of inference, k-means vs exact retrieval.
+Timings are wall-clock on whatever else the machine is doing: read ratios from one run, on an idle machine.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ..config import Config, load_config, resolve_path
+from ..data.records import load_eval_records
+from ..encoders import encoder_from_config
+from ..evaluation import corpus_captions, memory_bank, resolved_santa, task_records
+from ..inference import generate, load_trained
+from ..santa import santa
+
+
+def timed(fn, repeat: int = 1) -> float:
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+def training_throughput(cfg: Config, warmup: int) -> float:
+    """Samples per second over the steps after ``warmup`` (a fresh process is slow at first); nothing kept."""
+    from ..training import train
+
+    stamps: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = replace(cfg, train=replace(cfg.train, save_every=10**9, output_dir=tmp),
+                      tracking=replace(cfg.tracking, enabled=False))
+        train(cfg, on_step=lambda step, loss: stamps.__setitem__(step, time.perf_counter()), name="bench", progress=False)
+    last = max(stamps)
+    return (last - warmup) * cfg.train.batch_size * cfg.train.grad_accum / (stamps[last] - stamps[warmup])
+
+
+def embedding_seconds(cfg: Config, modality: str, n: int) -> float:
+    """Seconds per training input to embed ``n`` of them with the cache off: corpus captions (text) or
+    audio-train clips (audio)."""
+    encoder = encoder_from_config(cfg.encoder, cache=False, progress=False)
+    if modality == "text":
+        items = corpus_captions(cfg)[:n]
+        encoder.embed_text(items[:1])  # warm-up: the towers load once per process
+        return timed(lambda: encoder.embed_text(items)) / len(items)
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    folder = resolve_path(cfg.data.audio_records, "data.audio_records")
+    clips = sorted({root / r["audio_id"] for path in sorted(folder.glob("*.jsonl")) for r in load_eval_records(path, root)[0]})
+    clips = clips[:n]
+    encoder.embed_audio(clips[:1])
+    return timed(lambda: encoder.embed_audio(clips)) / len(clips)
+
+
+def training_costs(preset: str, steps: int, warmup: int, n_embed: int, overrides: dict | None = None) -> dict:
+    """Text-only vs MATS-Audio (same model, same steps) and cached vs on-the-fly embeddings, with ratios."""
+    base = {"train.max_steps": steps, **(overrides or {})}
+    text = load_config(preset, base)
+    audio = load_config(preset, {**base, "data.modality": "audio"})
+    out = {"steps": steps, "warmup": warmup, "n_embed": n_embed}
+    out["text_samples_per_s"] = training_throughput(text, warmup)
+    out["audio_samples_per_s"] = training_throughput(audio, warmup)
+    out["on_the_fly_samples_per_s"] = training_throughput(load_config(preset, {**base, "data.embeddings": "on_the_fly"}), warmup)
+    out["text_embed_s_per_input"] = embedding_seconds(text, "text", n_embed)
+    out["audio_embed_s_per_input"] = embedding_seconds(text, "audio", n_embed)
+    out["ratios"] = {
+        "audio / text embedding cost per input": out["audio_embed_s_per_input"] / out["text_embed_s_per_input"],
+        "text / audio training throughput": out["text_samples_per_s"] / out["audio_samples_per_s"],
+        "cached / on-the-fly training throughput": out["text_samples_per_s"] / out["on_the_fly_samples_per_s"]}
+    return out
+
+
+def inference_costs(run: str | Path, n: int = 32, batch: int = 16) -> dict:
+    """Batched vs one-by-one generation (beam 4, <= 30 new tokens) on eval captions, Santa's share of the
+    cost, k-means vs exact retrieval."""
+    model, cfg = load_trained(run)
+    encoder = encoder_from_config(cfg.encoder, progress=False)
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    records = task_records(root, "caption_scenes", replace(cfg, eval=replace(cfg.eval, max_items=None)))[:n]
+    audio = torch.from_numpy(encoder.embed_audio([root / r["audio_id"] for r in records]))
+    decoding = replace(cfg.decoding, num_beams=4, max_new_tokens=30)
+    tasks, questions = ["caption_scenes"] * len(records), [None] * len(records)
+    generate(model, audio[:2], tasks[:2], questions[:2], decoding)  # warm-up
+    batched = timed(lambda: [generate(model, audio[i : i + batch], tasks[i : i + batch], questions[i : i + batch],
+                                      decoding) for i in range(0, len(records), batch)])
+    single = timed(lambda: [generate(model, audio[i : i + 1], tasks[:1], questions[:1], decoding) for i in range(len(records))])
+    settings = resolved_santa(cfg, 0.015)
+    bank = memory_bank(encoder, corpus_captions(cfg), settings, cfg.eval.subset_seed)
+    g = torch.Generator().manual_seed(0)
+    santa_s = timed(lambda: santa(audio, bank, settings, g), repeat=20) / len(records)
+    many = audio.repeat(32, 1)
+    kmeans_s = timed(lambda: santa(many, bank, settings, g), repeat=10)
+    exact_s = timed(lambda: santa(many, bank, replace(settings, retrieval="exact"), g), repeat=10)
+    per_clip = batched / len(records)
+    return {"clips": len(records), "batch": batch, "batched_clips_per_s": len(records) / batched,
+            "single_clips_per_s": len(records) / single, "santa_ms_per_clip": santa_s * 1e3,
+            "inference_ms_per_clip": per_clip * 1e3, "memory_texts": int(bank.memory.shape[0]),
+            "clusters": int(bank.centroids.shape[0]), "retrieval_clips": int(many.shape[0]),
+            "kmeans_ms": kmeans_s * 1e3, "exact_ms": exact_s * 1e3,
+            "ratios": {"batched / one-by-one generation": single / batched,
+                       "Santa share of inference": santa_s / per_clip,
+                       "exact / k-means retrieval time": exact_s / kmeans_s}}
