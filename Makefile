@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -25,7 +25,8 @@ help:
 	@echo "make train-nonoise   the no-noise control; train-audio: MATS-Audio, the audio-supervised control"
 	@echo "make runs            the run matrix: text, no-noise, audio x tagclap, miniclap x SEEDS (default 0 1 2)"
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
-	@echo "make ablation-lambda Santa's lambda sweep notebook (papermill; PRESET, ENCODER, SEEDS)"
+	@echo "make ablation-lambda Santa's lambda sweep notebook under both encoders (papermill; PRESET, SEEDS)"
+	@echo "make summary         reports/<preset>/summary.md: a verdict per claim C1-C8"
 	@echo "make benchmark-tables the benchmark-tables notebook: C1, C2, C7 verdicts from the transfer table's parts"
 	@echo "make generalization-bound discrepancy estimates vs test errors (C5)"
 	@echo "make efficiency      training, embedding and inference costs as ratios (C8); run it on an idle machine"
@@ -110,10 +111,11 @@ comma := ,
 empty :=
 space := $(empty) $(empty)
 NOTEBOOK_OUT := reports/$(PRESET)/notebooks
-ablation-lambda: data
+ablation-lambda: data miniclap-default
 	mkdir -p $(NOTEBOOK_OUT)
-	$(VENV)/bin/papermill notebooks/ablation_lambda.ipynb $(NOTEBOOK_OUT)/ablation_lambda.ipynb -k mats \
-	  -p preset $(PRESET) -p encoder_name $(ENCODER) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
+	for enc in tagclap miniclap; do $(VENV)/bin/papermill notebooks/ablation_lambda.ipynb \
+	  $(NOTEBOOK_OUT)/ablation_lambda-$$enc.ipynb -k mats -p preset $(PRESET) -p encoder_name $$enc \
+	  -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" || exit 1; done
 
 modality-gap: data miniclap-default
 	mkdir -p $(NOTEBOOK_OUT)
@@ -129,6 +131,10 @@ generalization-bound: data miniclap-default
 	mkdir -p $(NOTEBOOK_OUT)
 	$(VENV)/bin/papermill notebooks/generalization_bound.ipynb $(NOTEBOOK_OUT)/generalization_bound.ipynb -k mats \
 	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
+
+# reports/<preset>/summary.md: one row per claim C1-C8 from the reports the notebooks wrote
+summary:
+	$(PY) -m mats_lib.analysis.summary $(PRESET)
 
 # Timings: run alone on an idle machine.
 efficiency: data
@@ -161,7 +167,7 @@ miniclap-report: miniclap
 	$(PY) scripts/miniclap_report.py --seed $(SEED)
 	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency
+reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency summary
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

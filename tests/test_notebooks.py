@@ -123,3 +123,17 @@ def test_efficiency_measures_ratios_and_judges_c8(tmp_path, monkeypatch):
     ratios = {**report["training"]["ratios"], **report["inference"]["ratios"]}
     assert len(ratios) == 6 and all(v > 0 for v in ratios.values())
     assert report["claim"]["claim"] == "C8" and report["claim"]["verdict"] in ("reproduced", "not reproduced", "inconclusive")
+
+
+def test_summary_has_a_row_per_claim(tmp_path, monkeypatch):
+    from mats_lib.analysis.summary import CLAIMS, write_summary
+
+    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path))
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "efficiency.json").write_text(json.dumps(
+        {"claim": {"claim": "C8", "verdict": "reproduced", "evidence": "audio / text embedding cost per input 9.0x"}}))
+    text = write_summary("smoke").read_text()
+    for claim in CLAIMS:
+        assert f"| {claim} |" in text
+    assert "**reproduced** | audio / text embedding cost per input 9.0x" in text
+    assert "not run | run `make benchmark-tables PRESET=smoke`" in text
