@@ -75,6 +75,9 @@ test: setup data miniclap
 ENCODER ?= tagclap
 PRESET ?= mini
 SEEDS ?= 0 1 2
+# The study's encoders: both at mini scale; the smoke preset stays on tagclap (never builds the real heads).
+ENCODERS ?= $(if $(filter smoke,$(PRESET)),tagclap,tagclap miniclap)
+STUDY_HEADS := $(if $(filter miniclap,$(ENCODERS)),miniclap-default,)
 # miniclap runs read the default heads (seed 0) whatever the training seed: the CLAP stays fixed, as in the paper.
 ENCODER_HEADS := $(if $(filter miniclap,$(ENCODER)),miniclap-default,)
 TRAIN := $(PY) -m mats_lib.train --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(ENCODER)
@@ -94,9 +97,9 @@ train-nonoise: data $(ENCODER_HEADS)
 
 # The transfer table's run matrix, each run through the training notebook (reused when its key matches):
 # text-only, no-noise and MATS-Audio under both encoders, SEEDS training seeds each. One training at a time.
-runs: data miniclap-default
+runs: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
-	for enc in tagclap miniclap; do for seed in $(SEEDS); do for run in "text on" "text off" "audio on"; do \
+	for enc in $(ENCODERS); do for seed in $(SEEDS); do for run in "text on" "text off" "audio on"; do \
 	  set -- $$run; $(VENV)/bin/papermill notebooks/train_mats.ipynb \
 	    $(NOTEBOOK_OUT)/train_mats-$$enc-$$1-noise_$$2-seed$$seed.ipynb -k mats --no-progress-bar \
 	    -p preset $(PRESET) -p encoder_name $$enc -p seed $$seed -p data_modality $$1 -p noise $$2 || exit 1; \
@@ -104,33 +107,35 @@ runs: data miniclap-default
 
 # conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals
 transfer-table: runs
-	$(PY) scripts/transfer_table.py --config $(PRESET) --encoders tagclap miniclap --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
+	$(PY) scripts/transfer_table.py --config $(PRESET) --encoders $(ENCODERS) --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
 
 # Study notebooks, executed by papermill with the `mats` kernel; executed copies go to reports/<preset>/notebooks/.
 comma := ,
 empty :=
 space := $(empty) $(empty)
 NOTEBOOK_OUT := reports/$(PRESET)/notebooks
-ablation-lambda: data miniclap-default
+ablation-lambda: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
-	for enc in tagclap miniclap; do $(VENV)/bin/papermill notebooks/ablation_lambda.ipynb \
+	for enc in $(ENCODERS); do $(VENV)/bin/papermill notebooks/ablation_lambda.ipynb \
 	  $(NOTEBOOK_OUT)/ablation_lambda-$$enc.ipynb -k mats -p preset $(PRESET) -p encoder_name $$enc \
 	  -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" || exit 1; done
 
-modality-gap: data miniclap-default
+modality-gap: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
-	for enc in tagclap miniclap; do $(VENV)/bin/papermill notebooks/modality_gap_tsne.ipynb \
+	for enc in $(ENCODERS); do $(VENV)/bin/papermill notebooks/modality_gap_tsne.ipynb \
 	  $(NOTEBOOK_OUT)/modality_gap_tsne-$$enc.ipynb -k mats -p preset $(PRESET) -p encoder_name $$enc || exit 1; done
 
 benchmark-tables: transfer-table
 	mkdir -p $(NOTEBOOK_OUT)
 	$(VENV)/bin/papermill notebooks/benchmark_tables.ipynb $(NOTEBOOK_OUT)/benchmark_tables.ipynb -k mats \
-	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
+	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
+	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
 
-generalization-bound: data miniclap-default
+generalization-bound: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
 	$(VENV)/bin/papermill notebooks/generalization_bound.ipynb $(NOTEBOOK_OUT)/generalization_bound.ipynb -k mats \
-	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))"
+	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
+	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
 
 # reports/<preset>/summary.md: one row per claim C1-C8 from the reports the notebooks wrote
 summary:
@@ -142,8 +147,7 @@ efficiency: data
 	$(VENV)/bin/papermill notebooks/efficiency.ipynb $(NOTEBOOK_OUT)/efficiency.ipynb -k mats -p preset $(PRESET)
 
 caption-examples: train
-# the default run (named as mats_lib.runs.run_name names a run with the preset's settings)
-	$(PY) scripts/caption_examples.py build/runs/$(PRESET)-text-$(ENCODER)-seed$(SEED)
+	$(PY) scripts/caption_examples.py --config $(PRESET) --encoder $(ENCODER) --seed $(SEED)
 
 bench-embeddings: data
 	$(PY) scripts/bench_embedding_cache.py --config $(PRESET)
@@ -167,7 +171,7 @@ miniclap-report: miniclap
 	$(PY) scripts/miniclap_report.py --seed $(SEED)
 	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report miniclap-report train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency summary
+reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency summary
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

@@ -1,6 +1,7 @@
 """Feed a trained model the *text* embedding of held-out captions and print what it regenerates.
 
     python scripts/caption_examples.py build/runs/mini-text-tagclap-seed0 [--n 5]
+    python scripts/caption_examples.py --config mini --encoder tagclap --seed 0      # the preset's text-only run
 
 Held-out captions are eval-scene captions, which the zero-shot filter keeps out of the training corpus.
 A model that learned the mapping regenerates a caption close to its input: the text-only half of MATS.
@@ -12,6 +13,7 @@ import json
 
 import torch
 
+from mats_lib.analysis.transfer_table import find_run, run_config
 from mats_lib.encoders import encoder_from_config
 from mats_lib.inference import Decoding, generate, load_trained
 from mats_lib.paths import data_dir
@@ -19,11 +21,15 @@ from mats_lib.paths import data_dir
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run")
+    parser.add_argument("run", nargs="?", help="run folder (default: the preset's text-only run)")
+    parser.add_argument("--config", default="mini")
+    parser.add_argument("--encoder", default="tagclap")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--beams", type=int, default=4)
     args = parser.parse_args()
-    model, cfg = load_trained(args.run)
+    run = args.run or find_run(run_config(args.config, args.encoder, args.seed, "text"), "text")
+    model, cfg = load_trained(run)
     scenes = [s for s in json.loads((data_dir() / "miniaudio" / "scenes.json").read_text()) if s["split"] == "eval"]
     captions = [s["caption"] for s in scenes[:: max(1, len(scenes) // args.n)][: args.n]]
     encoder = encoder_from_config(cfg.encoder, progress=False)
