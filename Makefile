@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -26,6 +26,7 @@ help:
 	@echo "make runs            the run matrix: text, no-noise, audio x tagclap, miniclap x SEEDS (default 0 1 2)"
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
 	@echo "make ablation-lambda Santa's lambda sweep notebook under both encoders (papermill; PRESET, SEEDS)"
+	@echo "make encoders-and-data label sets, corpus, encoders' zero-shot ceilings (notebook)"
 	@echo "make summary         reports/<preset>/summary.md: a verdict per claim C1-C8"
 	@echo "make benchmark-tables the benchmark-tables notebook: C1, C2, C7 verdicts from the transfer table's parts"
 	@echo "make generalization-bound discrepancy estimates vs test errors (C5)"
@@ -137,6 +138,11 @@ generalization-bound: data $(STUDY_HEADS)
 	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
 	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
 
+encoders-and-data: data $(STUDY_HEADS)
+	mkdir -p $(NOTEBOOK_OUT)
+	$(VENV)/bin/papermill notebooks/encoders_and_data.ipynb $(NOTEBOOK_OUT)/encoders_and_data.ipynb -k mats \
+	  -p preset $(PRESET) -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
+
 # reports/<preset>/summary.md: one row per claim C1-C8 from the reports the notebooks wrote
 summary:
 	$(PY) -m mats_lib.analysis.summary $(PRESET)
@@ -171,7 +177,7 @@ miniclap-report: miniclap
 	$(PY) scripts/miniclap_report.py --seed $(SEED)
 	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
 
-reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency summary
+reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) encoders-and-data train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency summary
 
 # ---------------------------------------------------------------------------------------- tools
 lab: setup

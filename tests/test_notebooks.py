@@ -137,3 +137,13 @@ def test_summary_has_a_row_per_claim(tmp_path, monkeypatch):
         assert f"| {claim} |" in text
     assert "**reproduced** | audio / text embedding cost per input 9.0x" in text
     assert "not run | run `make benchmark-tables PRESET=smoke`" in text
+
+
+def test_encoders_and_data_reports_label_sets_corpus_and_ceilings(tmp_path, monkeypatch):
+    execute("encoders_and_data.ipynb", {"preset": "smoke", "encoders": "tagclap"}, tmp_path, monkeypatch)
+    report = json.loads((tmp_path / "reports" / "smoke" / "encoders_and_data.json").read_text())
+    vocal = next(r for r in report["label_sets"] if r["task"] == "cls_vocal")
+    assert vocal["majority_rate"] > 0.5 and vocal["balanced_chance"] == 1 / vocal["eval_classes_present"]
+    assert abs(sum(r["share_of_steps"] for r in report["corpus_sources"]) - 1) < 1e-9
+    animals = next(r for r in report["zero_shot"]["tagclap"] if r["task"] == "cls_animals")
+    assert animals["balanced_accuracy"] > animals["balanced_chance"]  # tagclap names most animals (README: 7/10)
