@@ -34,7 +34,8 @@ from .inference import generate, load_trained
 from .metrics import (accuracy_items, balanced_accuracy, caption_metrics, class_baselines, exact_match_items,
                       match_to_classes, mean_average_precision, postprocess, qa_items)
 from .paths import cache_dir
-from .provenance import EVALUATION_SOURCES, file_sha256, provenance, settings_key, source_fingerprint, write_json_atomic
+from .provenance import (EVALUATION_SOURCES, file_sha256, numeric_platform, provenance, settings_key, source_fingerprint,
+                         write_json_atomic)
 from .runs import check_run_key, read_key, training_key
 from .santa import TRANSFERS, STOCHASTIC_TRANSFERS, MemoryBank, SantaSettings, apply_transfer, build_memory_bank, subsample_memory
 from .seed import derive_seed
@@ -212,8 +213,16 @@ def resolved_santa(settings: Config, run_noise_variance: float) -> SantaSettings
     return SantaSettings(**values)
 
 
+def evaluation_platform(run_cfg: Config) -> dict:
+    """Where the part's numbers are computed: the device, the CPU's vector units and the LLM dtype 'auto'
+    resolves to there (bf16 on CPUs with AVX512-BF16 or AMX, fp32 elsewhere)."""
+    from .model import resolve_device, resolve_dtype
+
+    return {**numeric_platform(str(resolve_device("auto"))), "llm_dtype": str(resolve_dtype(run_cfg.llm.dtype))}
+
+
 def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str, run_key: str, encoder_fp: str,
-                data_sha: str, santa: SantaSettings, settings: Config) -> dict:
+                data_sha: str, santa: SantaSettings, settings: Config, platform: dict | None = None) -> dict:
     """Everything that makes one part's numbers; its hash is the part's key."""
     if transfer == "test_noise":
         santa_used = {"noise_variance": santa.noise_variance}
@@ -229,7 +238,7 @@ def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str
             "eval_seed": eval_seed if transfer in STOCHASTIC_TRANSFERS else None,
             "batch_size": settings.eval.batch_size, "scorer": settings.eval.scorer,
             "caption_metrics": sorted(settings.eval.caption_metrics) if kind == "caption" else None,
-            "code": source_fingerprint(EVALUATION_SOURCES)}
+            "platform": platform, "code": source_fingerprint(EVALUATION_SOURCES)}
 
 
 def eval_seeds(transfer: str, settings: Config) -> list[int]:
@@ -261,6 +270,7 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
     if any(t in ("memory", "santa") for t in settings.eval.transfers):
         bank = memory_bank(encoder, corpus_captions(run_cfg), santa, settings.eval.subset_seed)
     checkpoint_sha = file_sha256(ckpt / "trainable.safetensors")
+    platform = evaluation_platform(run_cfg)
     out_dir = Path(out_dir)
     results: dict = {}
     for task in settings.eval.tasks:
@@ -276,7 +286,8 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
         for transfer in settings.eval.transfers:
             for seed in eval_seeds(transfer, settings):
                 inputs = part_inputs(transfer, task, seed, checkpoint_sha=checkpoint_sha, run_key=stored.get("key", ""),
-                                     encoder_fp=encoder.fingerprint(), data_sha=data_sha, santa=santa, settings=settings)
+                                     encoder_fp=encoder.fingerprint(), data_sha=data_sha, santa=santa, settings=settings,
+                                     platform=platform)
                 metrics = _evaluate_part(model, records, table, bank, santa, transfer, task, seed, inputs, labels,
                                          scorer, settings, out_dir, tracker, progress, run=str(ckpt))
                 results.setdefault(transfer, {}).setdefault(task, []).append(metrics)

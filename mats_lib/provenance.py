@@ -78,6 +78,27 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+NUMERIC_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def numeric_platform(device: str = "cpu") -> dict:
+    """What decides float results besides code and settings: the device and, on CPUs, the vector and matrix
+    units (int8 ONNX kernels and bf16 matmuls take other paths on AVX2, AVX512-VNNI/BF16 and AMX; measured:
+    tagclap's zero-shot report differs between an AVX2 and an AVX512 host)."""
+    out: dict = {"device": device.split(":")[0]}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        flags = set(next(line for line in text.splitlines() if line.startswith("flags")).split(":", 1)[1].split())
+        out["isa"] = [f for f in NUMERIC_FLAGS if f in flags]
+    except (OSError, StopIteration):
+        out["isa"] = platform.machine()
+    if out["device"] == "cuda":
+        import torch
+
+        out["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return out
+
+
 def provenance() -> dict:
     """Who and what produced a file: commit (+ dirty flag), package versions, machine, UTC time."""
     return {"git_revision": git_revision(), "python": platform.python_version(), "packages": package_versions(),

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from .config import Config, load_config, resolve_path
-from .provenance import TRAINING_SOURCES, file_sha256, provenance, settings_key, source_fingerprint, write_json_atomic
+from .provenance import (TRAINING_SOURCES, file_sha256, numeric_platform, provenance, settings_key, source_fingerprint,
+                         write_json_atomic)
 from .paths import REPO_ROOT
 
 KEY_FILE = "key.json"
@@ -90,7 +91,13 @@ def training_key(cfg: Config, encoder_fingerprint: str) -> dict:
 
 
 def write_key(checkpoint: Path, key: dict) -> None:
-    write_json_atomic(checkpoint / KEY_FILE, {**key, "provenance": provenance()})
+    """The key, and beside it (not hashed: a run stays valid wherever it is evaluated) the numeric platform it
+    was trained on and the LLM dtype 'auto' resolved to there."""
+    from .model import resolve_device, resolve_dtype
+
+    device = str(resolve_device("auto"))
+    trained_on = {**numeric_platform(device), "llm_dtype": str(resolve_dtype(key["settings"]["llm"]["dtype"]))}
+    write_json_atomic(checkpoint / KEY_FILE, {**key, "trained_on": trained_on, "provenance": provenance()})
 
 
 def read_key(checkpoint: Path) -> dict | None:

@@ -103,6 +103,7 @@ def test_each_input_of_the_key_changes_it():
         part_inputs("santa", "cls_animals", 0, **{**base, "data_sha": "d2"}),
         part_inputs("santa", "cls_animals", 0, **{**base, "run_key": "r2"}),
         part_inputs("memory", "cls_animals", 0, **base),
+        part_inputs("santa", "cls_animals", 0, **base, platform={"device": "cpu", "isa": ["avx2"], "llm_dtype": "torch.float32"}),
     ]
     keys = [settings_key(v) for v in variants]
     assert key not in keys and len(set(keys)) == len(keys)
