@@ -220,6 +220,7 @@ def build(preset: str, encoders: list[str], seeds: list[int], conditions: list[s
     conditions = conditions or list(CONDITIONS)
     cfg = load_config(preset)
     return {"preset": preset, "command": command, "seeds": seeds, "conditions": conditions, "reference": REFERENCE,
+            "encoder_order": list(encoders),
             "eval": {"max_items": cfg.eval.max_items, "subset_seed": cfg.eval.subset_seed, "eval_seeds": cfg.eval.seeds,
                      "num_beams": cfg.decoding.num_beams, "resamples": cfg.eval.bootstrap_resamples},
             "encoders": {e: encoder_table(preset, e, seeds, conditions, **kw) for e in encoders}}
@@ -245,7 +246,8 @@ def to_markdown(table: dict, readme: bool = False) -> str:
                  + f"; Santa's noise drawn under evaluation seeds {ev['eval_seeds']}. Cells: value [95% interval, "
                  f"hierarchical bootstrap over training seeds then items, {ev['resamples']} resamples]. "
                  f"Command: `{table['command']}`.")
-    for encoder, t in table["encoders"].items():
+    for encoder in table.get("encoder_order", list(table["encoders"])):  # JSON files sort their keys
+        t = table["encoders"][encoder]
         lines += ["", f"### {t['setting']}", "",
                   "| condition | classification balanced accuracy | accuracy | captioning CIDEr-D | QA accuracy |",
                   "|---|---|---|---|---|"]
