@@ -19,6 +19,7 @@ dicts (JSON) and Markdown; no plotting.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -100,12 +101,9 @@ def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions:
                     continue
                 raise
             settings = replace(cfg, eval=replace(cfg.eval, transfers=transfers))
-            if tracker_factory is None:
-                by_run[kind, seed] = evaluate_run(folder, settings, out_root / folder.name, progress=progress)
-            else:
-                with tracker_factory(folder, settings) as tracker:
-                    by_run[kind, seed] = evaluate_run(folder, settings, out_root / folder.name, tracker=tracker,
-                                                      progress=progress)
+            with tracker_factory(folder, settings) if tracker_factory else nullcontext() as tracker:
+                by_run[kind, seed] = evaluate_run(folder, settings, out_root / folder.name, tracker=tracker,
+                                                  progress=progress)
     results: dict = {}
     for condition in conditions:
         kind, transfer = CONDITIONS[condition]
@@ -126,11 +124,11 @@ def task_scores(per_seed: dict, task: str) -> TaskScores:
 
 
 # ------------------------------------------------------------------------------------------ baselines
-def baseline_scores(cfg: Config, tasks: list[str], n_seeds: int) -> dict[str, dict[str, TaskScores]]:
-    """{baseline: {task: TaskScores}} on the same items: the constant (majority) answer for classification,
-    the question-only prior for QA, the best constant training caption for captioning."""
+def baseline_scores(cfg: Config, tasks: list[str], n_seeds: int) -> tuple[dict[str, TaskScores], dict]:
+    """({task: TaskScores}, {task: what the baseline is}) on the same items: the constant (majority) answer for
+    classification, the question-only prior for QA, the best constant training caption for captioning."""
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
-    out: dict[str, dict[str, TaskScores]] = {"constant": {}}
+    constant: dict[str, TaskScores] = {}
     meta: dict = {}
     for task in tasks:
         records = task_records(root, task, cfg)
@@ -138,20 +136,19 @@ def baseline_scores(cfg: Config, tasks: list[str], n_seeds: int) -> dict[str, di
         if kind == "classification":
             labels = [r["output"] for r in records]
             items = constant_answer_items(labels)
-            out["constant"][task] = TaskScores(np.tile(items, (n_seeds, 1)), labels)
+            constant[task] = TaskScores(np.tile(items, (n_seeds, 1)), labels)
         elif kind == "qa":
             train, _ = load_eval_records(root / "train" / f"{task}.jsonl", root)
             prior = fit_question_prior(train)
-            out["constant"][task] = TaskScores(np.tile(question_prior_items(records, prior), (n_seeds, 1)))
+            constant[task] = TaskScores(np.tile(question_prior_items(records, prior), (n_seeds, 1)))
             meta[task] = {"baseline": "question-only prior (best constant answer per question type, audio-train scenes)",
                           "prior": prior}
         elif kind == "caption":
             caption = best_constant_caption(_corpus_caption_outputs(cfg), seed=cfg.eval.subset_seed)
             items = constant_caption_items(caption, [r["output"] for r in records])
-            out["constant"][task] = TaskScores(np.tile(items, (n_seeds, 1)))
+            constant[task] = TaskScores(np.tile(items, (n_seeds, 1)))
             meta[task] = {"baseline": "best constant caption of the training corpus", "caption": caption}
-    out["_meta"] = meta  # type: ignore[assignment]
-    return out
+    return constant, meta
 
 
 def _corpus_caption_outputs(cfg: Config) -> list[str]:
@@ -175,11 +172,10 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
     resamples = resamples or cfg.eval.bootstrap_resamples
     tasks = [t for t in cfg.eval.tasks if get_task(t).kind in dict(KINDS)]
     scores = {c: {t: task_scores(r, t) for t in tasks} for c, r in results.items()}
-    baselines = baseline_scores(cfg, tasks, len(seeds))
-    constant = baselines["constant"]
+    constant, baseline_notes = baseline_scores(cfg, tasks, len(seeds))
     table: dict = {"encoder": encoder, "setting": ENCODER_SETTING.get(encoder, encoder), "seeds": seeds,
                    "conditions": {}, "baselines": {}, "per_task": {}, "differences": {}, "versus_constant": {},
-                   "baseline_notes": baselines["_meta"]}
+                   "baseline_notes": baseline_notes}
     for kind, _ in KINDS:
         if _by_kind(constant, kind):
             table["baselines"][kind] = bootstrap(_by_kind(constant, kind), resamples=resamples).as_dict()
