@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: ui-screenshots encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -180,11 +180,21 @@ miniclap-report: miniclap
 reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) encoders-and-data train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency summary
 
 # ---------------------------------------------------------------------------------------- tools
+# JupyterLab on 127.0.0.1 (LAB_PORT settable; the token from JUPYTER_TOKEN when set). Jupyter refuses root
+# without --allow-root: CI and containers run as root.
+LAB_PORT ?= 8888
 lab: setup
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --no-browser notebooks/
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/
 
+# Port and store are settable: `make mlflow-ui MLFLOW_PORT=5001 MLFLOW_STORE=sqlite:///other.db`.
+MLFLOW_PORT ?= 5000
+MLFLOW_STORE ?= sqlite:///mlflow.db
 mlflow-ui: setup
-	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db
+	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --backend-store-uri $(MLFLOW_STORE)
+
+# The browser tests of the MLflow compare view and JupyterLab, keeping their screenshots in reports/ui/.
+ui-screenshots: setup
+	MATS_UI_SCREENSHOTS=reports/ui $(PY) -m pytest -q tests/test_ui.py
 
 # Everything derived from runs: checkpoints, evaluation parts, memory banks (the committed reports stay).
 REPORTS ?= reports

@@ -3,11 +3,22 @@
 Default store: ``sqlite:///<repo>/mlflow.db`` with artifacts in ``<repo>/mlartifacts`` (both ignored);
 ``MLFLOW_TRACKING_URI`` points runs at a remote server instead. A run that raises is ended FAILED and
 keeps what it logged. ``NullTracker`` stands in on DDP ranks other than 0 and when tracking is off.
+
+Several notebooks may log into one SQLite store at once. MLflow creates and migrates a new store's schema,
+and creates an experiment, without guarding against a second process doing the same (seen here: "duplicate
+column name: step" when four processes opened a new store together), and SQLite answers "database is
+locked" when a writer waits too long. So a store's first use is serialized by a file lock beside it, an
+experiment created by someone else in the meantime is simply used, and writes that meet a locked database
+are retried with back-off.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
+import random
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .paths import REPO_ROOT
@@ -16,6 +27,42 @@ from .provenance import git_revision, package_versions
 
 def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+@contextmanager
+def store_lock(uri: str):
+    """Exclusive lock on a SQLite store's first use (schema creation, experiment creation); none for servers."""
+    path = _sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _is_lock_contention(error: Exception) -> bool:
+    text = str(error).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def retrying(call, *args, attempts: int = 8, **kwargs):
+    """call(*args, **kwargs), retried with jittered exponential back-off while SQLite reports a locked database."""
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except Exception as error:  # MlflowException or sqlalchemy's OperationalError, depending on the call
+            if not _is_lock_contention(error) or attempt == attempts - 1:
+                raise
+            time.sleep(min(8.0, 0.1 * 2 ** attempt) * (0.5 + random.random()))
 
 
 def environment_tags() -> dict[str, str]:
@@ -47,20 +94,30 @@ class MlflowTracker(NullTracker):
         self._mlflow = mlflow
         self.uri = tracking_uri or default_tracking_uri()
         mlflow.set_tracking_uri(self.uri)
-        if mlflow.get_experiment_by_name(experiment) is None:
-            location = None
-            if self.uri.startswith("sqlite:///"):  # local artifacts beside the store (mlartifacts/, ignored)
-                location = (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts").as_uri()
-            mlflow.create_experiment(experiment, artifact_location=location)
-        mlflow.set_experiment(experiment)
+        with store_lock(self.uri):
+            self._ensure_experiment(experiment)
+            retrying(mlflow.set_experiment, experiment)
         self.run_name = run_name
         self.parent_run_id = parent_run_id
         self.run_id = None
 
+    def _ensure_experiment(self, experiment: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        if retrying(self._mlflow.get_experiment_by_name, experiment) is not None:
+            return
+        sqlite = _sqlite_path(self.uri)  # local artifacts beside the store (mlartifacts/, ignored)
+        location = (sqlite.parent / "mlartifacts").as_uri() if sqlite else None
+        try:
+            retrying(self._mlflow.create_experiment, experiment, artifact_location=location)
+        except MlflowException as error:  # another process (or server client) created it first
+            if retrying(self._mlflow.get_experiment_by_name, experiment) is None:
+                raise error
+
     def __enter__(self):
         nested = self.parent_run_id is not None
-        run = self._mlflow.start_run(run_name=self.run_name, nested=nested,
-                                     tags={"mlflow.parentRunId": self.parent_run_id} if nested else None)
+        run = retrying(self._mlflow.start_run, run_name=self.run_name, nested=nested,
+                       tags={"mlflow.parentRunId": self.parent_run_id} if nested else None)
         self.run_id = run.info.run_id
         return self
 
@@ -68,26 +125,26 @@ class MlflowTracker(NullTracker):
         # A crash (or Ctrl-C) marks the run FAILED / KILLED; what was logged stays in the store.
         status = "FINISHED" if exc_type is None else ("KILLED" if exc_type is KeyboardInterrupt else "FAILED")
         if exc_type is not None:
-            self._mlflow.set_tag("error", f"{exc_type.__name__}: {exc}"[:5000])
-        self._mlflow.end_run(status=status)
+            retrying(self._mlflow.set_tag, "error", f"{exc_type.__name__}: {exc}"[:5000])
+        retrying(self._mlflow.end_run, status=status)
         return False
 
     def log_params(self, params: dict) -> None:
         clean = {k: ("null" if v is None else str(v))[:6000] for k, v in params.items()}
-        self._mlflow.log_params(clean)
+        retrying(self._mlflow.log_params, clean)
 
     def log_metrics(self, metrics: dict, step: int) -> None:
-        self._mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+        retrying(self._mlflow.log_metrics, {k: float(v) for k, v in metrics.items()}, step=step)
 
     def set_tags(self, tags: dict) -> None:
-        self._mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        retrying(self._mlflow.set_tags, {k: str(v) for k, v in tags.items()})
 
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
         path = Path(path)
         if path.is_dir():
-            self._mlflow.log_artifacts(str(path), artifact_path=folder)
+            retrying(self._mlflow.log_artifacts, str(path), artifact_path=folder)
         else:
-            self._mlflow.log_artifact(str(path), artifact_path=folder)
+            retrying(self._mlflow.log_artifact, str(path), artifact_path=folder)
 
 
 def run_status(run_id: str, tracking_uri: str | None = None) -> tuple[str, dict]:
@@ -118,7 +175,9 @@ class EvalTracker:
     def log_part(self, name: str, metrics: dict, folder: Path, params: dict) -> None:
         """One nested run per evaluation part, with every setting that made it as a param (the compare
         view lines parts up by santa.lam, decoding.num_beams, ...) and its headline metrics."""
-        with MlflowTracker(self.experiment, name, parent_run_id=self.parent.run_id) as child:
+        # Parts of two evaluations share a name (transfer/task/seed): the key's head tells them apart in the UI.
+        run_name = f"{name} [{params['part_key'][:8]}]" if params.get("part_key") else name
+        with MlflowTracker(self.experiment, run_name, parent_run_id=self.parent.run_id) as child:
             child.log_params({**params, "n": metrics["n"]})
             values = {metrics["metric"]: metrics["value"]}
             values.update({k: metrics[k] for k in ("accuracy", "balanced_accuracy", "majority_rate", "balanced_chance")

@@ -14,22 +14,8 @@ from mats_lib.inference import Decoding, generate, load_trained
 from mats_lib.provenance import settings_key
 from mats_lib.runs import StaleRunError
 from mats_lib.santa import SantaSettings
-from mats_lib.training import train
 
 TASKS = ["cls_animals", "caption_scenes", "qa_scenes"]
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    import os
-
-    folder = tmp_path_factory.mktemp("evalrun")
-    os.environ["MATS_CACHE_DIR"] = str(folder / "cache")
-    cfg = load_config("smoke", {"train.output_dir": str(folder / "runs"), "tracking.enabled": False,
-                                "train.max_steps": 4})
-    result = train(cfg, progress=False)
-    yield result.run_dir
-    os.environ.pop("MATS_CACHE_DIR")
 
 
 def settings(run, **overrides):

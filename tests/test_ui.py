@@ -1,0 +1,163 @@
+"""The study's user interfaces in a real browser: Debian's headless Chromium driven by selenium through
+/usr/bin/chromedriver (never a downloaded driver). `make setup` installs both, so these tests fail, not skip,
+where they are missing. Each test starts the server the way a user does (`make mlflow-ui`, `make lab`) on
+127.0.0.1 and a free port, and saves a screenshot to $MATS_UI_SCREENSHOTS (`make ui-screenshots`: reports/ui/)
+or to the test's temporary folder."""
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(command: list[str], ready_url: str, env: dict | None = None, log: Path | None = None):
+    """Start a server in its own process group, wait until ready_url answers, stop the whole group after."""
+    out = open(log, "w") if log else subprocess.DEVNULL
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(ready_url, timeout=1)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"{' '.join(command)} exited at start" + (f": {log.read_text()[-2000:]}" if log else ""))
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"{ready_url} did not answer within 120 s")
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        if log:
+            out.close()
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket listening on the port (from /proc/net/tcp{,6})."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                found.add(address)
+    return found
+
+
+def assert_loopback_only(port: int) -> None:
+    addresses = listening_addresses(port)
+    loopback = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}
+    assert addresses and addresses <= loopback, f"port {port} listens on {addresses}, not only 127.0.0.1"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    assert Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), "run `make setup` (Debian chromium, chromium-driver)"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    # The flags keep Chromium off the network this machine does not have (background services, updates).
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1600,1100", f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver, tmp_path: Path, name: str) -> Path:
+    folder = Path(os.environ.get("MATS_UI_SCREENSHOTS") or tmp_path)
+    folder = folder if folder.is_absolute() else ROOT / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    driver.save_screenshot(str(path))
+    return path
+
+
+def page_text(driver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def wait_for_text(driver, *needles: str, timeout: float = 90) -> str:
+    WebDriverWait(driver, timeout).until(lambda d: all(n in page_text(d) for n in needles),
+                                         f"page never showed all of {needles}")
+    return page_text(driver)
+
+
+def test_mlflow_compare_view_shows_each_parts_settings_and_metrics(tiny_run, tmp_path, monkeypatch, browser):
+    from mlflow.tracking import MlflowClient
+
+    from mats_lib.evaluate import main
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    for lam in ("0.0", "1.0"):  # two evaluations that differ only in Santa's lambda
+        main([str(tiny_run), "--out", str(tmp_path / "eval"), "--set", "eval.transfers=[santa]",
+              "--set", "eval.tasks=[cls_animals]", "--set", f"santa.lam={lam}", "--set", "tracking.enabled=true"])
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("mats-eval")
+    parts = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" in r.data.tags]
+    assert len(parts) == 2
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serve(["make", "--no-print-directory", "mlflow-ui", f"MLFLOW_PORT={port}", f"MLFLOW_STORE={store}"],
+               f"{url}/health", log=tmp_path / "mlflow-ui.log"):
+        assert_loopback_only(port)
+        ids = json.dumps([r.info.run_id for r in parts])
+        browser.get(f"{url}/#/compare-runs?runs={ids}&experiments={json.dumps([experiment.experiment_id])}")
+        text = wait_for_text(browser, "Comparing 2 Runs", "santa.lam", "balanced_accuracy")
+        for part in parts:
+            assert part.info.run_name in text  # e.g. "santa/cls_animals/seed0 [9769dcf8]"
+        rows = {line.split(" ", 1)[0]: line for line in text.splitlines() if " " in line}
+        assert rows["santa.lam"].split()[1:] and sorted(rows["santa.lam"].split()[1:]) == ["0.0", "1.0"]
+        assert rows["transfer"].split()[1:] == ["santa", "santa"]
+        assert "decoding.num_beams" in rows and "eval.max_items" in rows
+        for metric in ("accuracy", "balanced_accuracy", "balanced_chance", "majority_rate"):
+            assert metric in text.splitlines(), metric
+        shot = screenshot(browser, tmp_path, "mlflow_compare.png")
+    assert shot.stat().st_size > 10_000
+
+
+def test_jupyterlab_opens_a_study_notebook_with_the_mats_kernel(tmp_path, browser):
+    notebook = ROOT / "notebooks" / "train_mats.ipynb"
+    before = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    port, token = free_port(), "mats-ui-test"
+    url = f"http://127.0.0.1:{port}"
+    with serve(["make", "--no-print-directory", "lab", f"LAB_PORT={port}"], f"{url}/api/status?token={token}",
+               env={"JUPYTER_TOKEN": token, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config")},
+               log=tmp_path / "lab.log"):
+        assert_loopback_only(port)
+        browser.get(f"{url}/lab/tree/train_mats.ipynb?token={token}")
+        text = wait_for_text(browser, "Train one MATS run", "Python (mats) | Idle", timeout=120)
+        kernel = browser.find_element(By.CSS_SELECTOR, ".jp-Toolbar-kernelName").text
+        assert kernel == "Python (mats)"
+        assert 'encoder_name = "tagclap"' in text  # the parameters cell is shown
+        shot = screenshot(browser, tmp_path, "jupyterlab_train_mats.png")
+    assert shot.stat().st_size > 10_000
+    # Opening a notebook must not rewrite the committed file (no autosave of outputs or metadata).
+    assert hashlib.sha256(notebook.read_bytes()).hexdigest() == before
