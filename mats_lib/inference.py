@@ -8,7 +8,6 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load_file
 
 from .config import Config, DecodingConfig as Decoding, config_from_dict  # Decoding: the paper's decoding (s.7)
 from .data.tasks import get_task
@@ -66,5 +65,5 @@ def load_trained(run_or_checkpoint: str | Path, device: str = "auto") -> tuple[M
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
     encoder_dim = encoder_from_config(cfg.encoder, cache=False, progress=False).dim
     model = MATS(llm, tokenizer, encoder_dim, cfg)
-    model.load_trainable_state_dict(load_file(str(ckpt / "trainable.safetensors")))
+    model.load_trainable_file(ckpt / "trainable.safetensors")
     return model.to(resolve_device(device)).eval(), cfg
