@@ -31,7 +31,7 @@ from ..config import Config, load_config, resolve_path
 from ..data.records import load_eval_records, load_train_records
 from ..data.tasks import get_task
 from ..evaluation import evaluate_run, task_records
-from ..paths import REPO_ROOT
+from ..paths import eval_dir
 from ..runs import run_dir
 from ..stats import TaskScores, bootstrap, paired_difference
 
@@ -83,7 +83,7 @@ def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions:
                         allow_missing: bool = False, progress: bool = True) -> dict:
     """{condition: {seed: {task: [metrics per evaluation seed]}}} (a condition without its runs is absent
     when ``allow_missing``)."""
-    out_root = out_root or REPO_ROOT / "reports" / "eval"
+    out_root = out_root or eval_dir()
     needed: dict[str, list[str]] = {}
     for condition in conditions:
         kind, transfer = CONDITIONS[condition]
