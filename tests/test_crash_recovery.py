@@ -156,8 +156,11 @@ def test_killed_training_resumes_to_the_same_weights(sandbox, tmp_path):
     a = load_file(str(killed / "crash" / "final" / "trainable.safetensors"))
     b = load_file(str(straight / "crash" / "final" / "trainable.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    losses = [json.loads(line) for line in (killed / "crash" / "losses.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in losses] == sorted({r["step"] for r in losses})  # no step logged twice
+    # the loss curve, steps redone after the resume overwriting the killed process's (the last line wins)
+    def curve(folder):
+        return {r["step"]: r["loss"] for r in map(json.loads, (folder / "losses.jsonl").read_text().splitlines())}
+
+    assert curve(killed / "crash") == curve(straight / "crash")
 
 
 # ------------------------------------------------------------------------------------------ Santa's memory bank
