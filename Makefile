@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: ui-screenshots encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: check ui-screenshots encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -37,6 +37,7 @@ help:
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make miniclap        train miniclap's heads on the audio-train split (SEED=0; skipped when up to date)"
 	@echo "make miniclap-report tagclap vs miniclap: eval split, class-disjoint, leave-one-source-out; gate trade-off"
+	@echo "make check           pre-flight check of a preset's paths and shapes (PRESET=paper ARGS=\"--set ...\")"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
 
 # ---------------------------------------------------------------------------------------- set-up
@@ -195,6 +196,10 @@ mlflow-ui: setup
 # The browser tests of the MLflow compare view and JupyterLab, keeping their screenshots in reports/ui/.
 ui-screenshots: setup
 	MATS_UI_SCREENSHOTS=reports/ui $(PY) -m pytest -q tests/test_ui.py
+
+# Pre-flight: every path and shape a preset needs, before any GPU time (ARGS="--set llm.path=... --set ...").
+check: setup
+	$(PY) -m mats_lib.check --preset $(PRESET) $(ARGS)
 
 # Everything derived from runs: checkpoints, evaluation parts, memory banks (the committed reports stay).
 REPORTS ?= reports
