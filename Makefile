@@ -22,6 +22,7 @@ help:
 	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
 	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (DATA_SEED=0, whatever SEED is)"
 	@echo "make train           text-only MATS training, mini preset (SEED=0, ENCODER=tagclap|miniclap); reused when its key matches"
+	@echo "                     NPROC=2: DDP through torchrun; ARGS=\"--set llm.path=...\": more settings"
 	@echo "make train-nonoise   the no-noise control; train-audio: MATS-Audio, the audio-supervised control"
 	@echo "make runs            the run matrix: text, no-noise, audio x tagclap, miniclap x SEEDS (default 0 1 2)"
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
@@ -82,7 +83,10 @@ ENCODERS ?= $(if $(filter smoke,$(PRESET)),tagclap,tagclap miniclap)
 STUDY_HEADS := $(if $(filter miniclap,$(ENCODERS)),miniclap-default,)
 # miniclap runs read the default heads (seed 0) whatever the training seed: the CLAP stays fixed, as in the paper.
 ENCODER_HEADS := $(if $(filter miniclap,$(ENCODER)),miniclap-default,)
-TRAIN := $(PY) -m mats_lib.train --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(ENCODER)
+# NPROC=N: N processes through torchrun (DDP: one per GPU, gloo on a CPU host), else one process.
+NPROC ?=
+LAUNCH := $(if $(NPROC),$(VENV)/bin/torchrun --standalone --nproc_per_node $(NPROC) -m mats_lib.train,$(PY) -m mats_lib.train)
+TRAIN := $(LAUNCH) --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(ENCODER) $(ARGS)
 
 # Always invoked: the trainer reuses a finished run whose key (settings, encoder, data, code) matches,
 # resumes an unfinished one, and moves a stale one aside and trains again.

@@ -72,6 +72,15 @@ class MLPMapper(nn.Module):
         return self.net(x).view(b, self.prefix_length, self.hidden)
 
 
+# The mapper's first layer, whose input width is the CLAP's: read from saved weights, a trained run needs no
+# encoder built to know it (at paper scale that would load the CLAP checkpoint only to read one number).
+FIRST_LAYER = {"transformer": "mapper.expand.weight", "mlp": "mapper.net.0.weight"}
+
+
+def mapper_input_dim(state: dict[str, torch.Tensor], kind: str) -> int:
+    return int(state[FIRST_LAYER[kind]].shape[1])
+
+
 def build_mapper(embed_dim: int, llm_hidden: int, cfg: MapperConfig) -> nn.Module:
     if cfg.kind == "transformer":
         return TransformerMapper(embed_dim, llm_hidden, cfg)
@@ -203,9 +212,10 @@ class MATS(nn.Module):
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         return {name: p.detach().cpu().contiguous() for name, p in self.named_parameters() if p.requires_grad}
 
-    def load_trainable_file(self, path: str | Path) -> None:
+    def load_trainable_file(self, path: str | Path, state: dict[str, torch.Tensor] | None = None) -> None:
         """The trainable weights of a checkpoint (safetensors), refused with the file named when they do not fit."""
-        state, _ = read_safetensors(path, "trained weights")
+        if state is None:
+            state, _ = read_safetensors(path, "trained weights")
         self.load_trainable_state_dict(state, source=path)
 
     def load_trainable_state_dict(self, state: dict[str, torch.Tensor], source: str | Path = "state dict") -> None:
