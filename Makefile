@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: check ui-screenshots encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -34,6 +34,7 @@ help:
 	@echo "make efficiency      training, embedding and inference costs as ratios (C8); run it on an idle machine"
 	@echo "make modality-gap    the modality-gap notebook (t-SNE + gap statistics) under both encoders"
 	@echo "make clean-runs      remove runs, evaluation parts and memory banks (committed reports stay)"
+	@echo "make bench           speed ratios (training vs matmul peak, cache, batching, Santa) -> reports/bench.json"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make miniclap        train miniclap's heads on the audio-train split (SEED=0; skipped when up to date)"
@@ -159,6 +160,11 @@ efficiency: data
 
 caption-examples: train
 	$(PY) scripts/caption_examples.py --config $(PRESET) --encoder $(ENCODER) --seed $(SEED)
+
+# The speed figures the README quotes, as ratios measured side by side, kept in reports/bench.json beside the
+# previous ones (a warning for any that got >20% worse). Run it alone on an idle machine.
+bench: data
+	$(PY) -m mats_lib.analysis.bench --preset $(PRESET) --encoder $(ENCODER)
 
 bench-embeddings: data
 	$(PY) scripts/bench_embedding_cache.py --config $(PRESET)

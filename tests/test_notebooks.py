@@ -147,3 +147,17 @@ def test_encoders_and_data_reports_label_sets_corpus_and_ceilings(tmp_path, monk
     assert abs(sum(r["share_of_steps"] for r in report["corpus_sources"]) - 1) < 1e-9
     animals = next(r for r in report["zero_shot"]["tagclap"] if r["task"] == "cls_animals")
     assert animals["balanced_accuracy"] > animals["balanced_chance"]  # tagclap names most animals (README: 7/10)
+
+
+@pytest.mark.parametrize("name,parameters,problem", [
+    ("train_mats.ipynb", {"preset": "smoke", "seed": "abc"}, "seed: expected int, got str 'abc'"),
+    ("ablation_lambda.ipynb", {"preset": "smoke", "lambdas": "0,high"}, "cannot read '0,high' as a comma-separated list"),
+])
+def test_a_parameter_of_the_wrong_type_stops_the_notebook_with_its_name(name, parameters, problem, tmp_path,
+                                                                        monkeypatch):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match="ConfigError") as info:
+        execute(name, parameters, tmp_path, monkeypatch)
+    assert problem in str(info.value)
+    assert not (tmp_path / "reports" / "smoke").exists()  # nothing written half-way

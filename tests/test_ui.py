@@ -139,6 +139,13 @@ def test_mlflow_compare_view_shows_each_parts_settings_and_metrics(tiny_run, tmp
         assert "decoding.num_beams" in rows and "eval.max_items" in rows
         for metric in ("accuracy", "balanced_accuracy", "balanced_chance", "majority_rate"):
             assert metric in text.splitlines(), metric
+        # The picture a user wants: the parameters that differ (Show diff only) and the metrics, side by side.
+        browser.set_window_size(1600, 2200)
+        switches = browser.find_elements(By.CSS_SELECTOR, "[role='switch']")
+        if switches:
+            switches[0].click()
+        heading = browser.find_element(By.XPATH, "//*[normalize-space(text())='Parameters']")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", heading)
         shot = screenshot(browser, tmp_path, "mlflow_compare.png")
     assert shot.stat().st_size > 10_000
 

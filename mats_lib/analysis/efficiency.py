@@ -44,6 +44,46 @@ def training_throughput(cfg: Config, warmup: int) -> float:
     return (last - warmup) * cfg.train.batch_size * cfg.train.grad_accum / (stamps[last] - stamps[warmup])
 
 
+def matmul_peak_tflops(dtype: torch.dtype = torch.float32, size: int = 2048, repeat: int = 10) -> float:
+    """This machine's matmul rate in ``dtype`` (best of ``repeat``) at the threads torch uses: what a training
+    step in that dtype could reach (bf16 where the CPU has bf16 units and llm.dtype is auto, else fp32)."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b  # warm-up
+    best = min(timed(lambda: a @ b) for _ in range(repeat))
+    return 2 * size**3 / best / 1e12
+
+
+def training_flops_per_sample(cfg: Config, batches: int = 4) -> float:
+    """Floating-point operations of one training sample (forward + backward, counted by torch's FlopCounterMode
+    on real training batches of the corpus, noisy unit inputs in place of the cached embeddings)."""
+    import numpy as np
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ..data.sampling import SourceSampler
+    from ..data.tasks import get_task
+    from ..model import MATS, build_prompt_batch, load_llm
+    from ..training import load_sources
+
+    llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
+    dim = encoder_from_config(cfg.encoder, progress=False).dim
+    model = MATS(llm, tokenizer, dim, cfg).train()
+    sampler = SourceSampler(*load_sources(cfg), np.random.default_rng(cfg.seed))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    flops, samples = 0, 0
+    for _ in range(batches):
+        _, records = sampler.next_batch(cfg.train.batch_size)
+        tasks = [get_task(r["task"]) for r in records]
+        batch = build_prompt_batch(tokenizer, [t.tag for t in tasks],
+                                   [r.get("instruction") or t.instruction for r, t in zip(records, tasks)],
+                                   [r["output"] for r in records], cfg.data.max_answer_tokens)
+        embedding = torch.nn.functional.normalize(torch.randn(len(records), dim, generator=generator), dim=1)
+        with FlopCounterMode(display=False) as counter:
+            model(embedding, batch).backward()
+        model.zero_grad(set_to_none=True)
+        flops, samples = flops + counter.get_total_flops(), samples + len(records)
+    return flops / samples
+
+
 def embedding_seconds(cfg: Config, modality: str, n: int) -> float:
     """Seconds per training input to embed ``n`` of them with the cache off: corpus captions (text) or
     audio-train clips (audio)."""
@@ -71,7 +111,15 @@ def training_costs(preset: str, steps: int, warmup: int, n_embed: int, overrides
     out["on_the_fly_samples_per_s"] = training_throughput(load_config(preset, {**base, "data.embeddings": "on_the_fly"}), warmup)
     out["text_embed_s_per_input"] = embedding_seconds(text, "text", n_embed)
     out["audio_embed_s_per_input"] = embedding_seconds(text, "audio", n_embed)
+    from ..model import resolve_dtype
+
+    dtype = resolve_dtype(text.llm.dtype)
+    out["llm_dtype"] = str(dtype).replace("torch.", "")
+    out["matmul_peak_tflops"] = matmul_peak_tflops(dtype)
+    out["train_flops_per_sample"] = training_flops_per_sample(text)
+    out["train_tflops"] = out["text_samples_per_s"] * out["train_flops_per_sample"] / 1e12
     out["ratios"] = {
+        "training step / matmul peak (same dtype)": out["train_tflops"] / out["matmul_peak_tflops"],
         "audio / text embedding cost per input": out["audio_embed_s_per_input"] / out["text_embed_s_per_input"],
         "text / audio training throughput": out["text_samples_per_s"] / out["audio_samples_per_s"],
         "cached / on-the-fly training throughput": out["text_samples_per_s"] / out["on_the_fly_samples_per_s"]}
