@@ -58,3 +58,19 @@ def test_a_missing_run_names_its_make_target(smoke_matrix):
                     out_root=folder / "eval", progress=False, allow_missing=True)
     assert partial["encoders"]["tagclap"]["missing"] == ["noise", "MATS-Audio"]
     assert "not run" in to_markdown(partial)
+
+
+def test_a_caption_task_whose_references_were_training_answers_is_refused_with_its_reason(monkeypatch):
+    """MATS-Audio trains on the audio-train scenes' captions; an eval reference among them makes the caption
+    task not zero-shot for that run: refused (with the guard's message), never silently scored."""
+    from mats_lib.analysis import transfer_table
+    from mats_lib.config import load_config, resolve_path
+    from mats_lib.evaluation import task_records
+
+    cfg = load_config("smoke", {"data.modality": "audio"})
+    reference = task_records(resolve_path(cfg.data.audio_root, "x"), "caption_scenes", cfg)[0]["output"]
+    monkeypatch.setattr(transfer_table, "training_texts", lambda cfg: ["an unrelated caption", reference])
+    refused = transfer_table.refused_tasks(cfg)
+    assert list(refused) == ["caption_scenes"] and "not be zero-shot" in refused["caption_scenes"]
+    monkeypatch.setattr(transfer_table, "training_texts", lambda cfg: ["an unrelated caption"])
+    assert transfer_table.refused_tasks(cfg) == {}

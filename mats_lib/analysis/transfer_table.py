@@ -30,7 +30,7 @@ from ..baselines import (best_constant_caption, constant_answer_items, constant_
 from ..config import Config, load_config, resolve_path
 from ..data.records import load_eval_records, load_train_records
 from ..data.tasks import get_task
-from ..evaluation import evaluate_run, task_records
+from ..evaluation import ZeroShotError, evaluate_run, task_records, training_texts, zero_shot_guard
 from ..paths import eval_dir
 from ..runs import run_dir
 from ..stats import TaskScores, bootstrap, paired_difference
@@ -81,8 +81,10 @@ def ensure_run(cfg: Config, kind: str, train_missing: bool = True, progress: boo
 def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions: list[str], *,
                         overrides: dict | None = None, out_root: Path | None = None, tracker_factory=None,
                         allow_missing: bool = False, progress: bool = True) -> dict:
-    """{condition: {seed: {task: [metrics per evaluation seed]}}} (a condition without its runs is absent
-    when ``allow_missing``)."""
+    """({condition: {seed: {task: [metrics per evaluation seed]}}}, {condition: {task: why it was refused}}).
+    A condition without its runs is absent when ``allow_missing``. A caption task whose references occur among a
+    run's training texts is refused for that run, not evaluated (MATS-Audio trains on the audio-train scenes'
+    captions, some of which equal eval references): the zero-shot guard's message is kept as the reason."""
     out_root = out_root or eval_dir()
     needed: dict[str, list[str]] = {}
     for condition in conditions:
@@ -91,6 +93,7 @@ def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions:
         if transfer not in needed[kind]:
             needed[kind].append(transfer)
     by_run: dict[tuple[str, int], dict] = {}
+    refused_by_kind: dict[str, dict[str, str]] = {}
     for kind, transfers in needed.items():
         for seed in seeds:
             cfg = run_config(preset, encoder, seed, kind, overrides)
@@ -100,16 +103,36 @@ def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions:
                 if allow_missing:
                     continue
                 raise
-            settings = replace(cfg, eval=replace(cfg.eval, transfers=transfers))
+            refused = refused_tasks(cfg)
+            refused_by_kind[kind] = refused
+            settings = replace(cfg, eval=replace(cfg.eval, transfers=transfers,
+                                                 tasks=[t for t in cfg.eval.tasks if t not in refused]))
             with tracker_factory(folder, settings) if tracker_factory else nullcontext() as tracker:
                 by_run[kind, seed] = evaluate_run(folder, settings, out_root / folder.name, tracker=tracker,
                                                   progress=progress)
     results: dict = {}
+    refusals: dict = {}
     for condition in conditions:
         kind, transfer = CONDITIONS[condition]
         if all((kind, s) in by_run for s in seeds):
             results[condition] = {s: by_run[kind, s][transfer] for s in seeds}
-    return results
+            if refused_by_kind.get(kind):
+                refusals[condition] = refused_by_kind[kind]
+    return results, refusals
+
+
+def refused_tasks(cfg: Config) -> dict[str, str]:
+    """{task: reason} for the tasks the zero-shot guard refuses for a run trained under ``cfg`` (same subset as
+    the evaluation)."""
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    texts = training_texts(cfg)
+    refused = {}
+    for task in cfg.eval.tasks:
+        try:
+            zero_shot_guard(task_records(root, task, cfg), texts, task)
+        except ZeroShotError as error:
+            refused[task] = str(error)
+    return refused
 
 
 def task_scores(per_seed: dict, task: str) -> TaskScores:
@@ -167,22 +190,22 @@ def _by_kind(scores: dict[str, TaskScores], kind: str) -> dict[str, TaskScores]:
 
 def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[str], *, overrides: dict | None = None,
                   resamples: int | None = None, **evaluate_kw) -> dict:
-    results = evaluate_conditions(preset, encoder, seeds, conditions, overrides=overrides, **evaluate_kw)
+    results, refusals = evaluate_conditions(preset, encoder, seeds, conditions, overrides=overrides, **evaluate_kw)
     cfg = run_config(preset, encoder, seeds[0], "text", overrides)
     resamples = resamples or cfg.eval.bootstrap_resamples
     tasks = [t for t in cfg.eval.tasks if get_task(t).kind in dict(KINDS)]
-    scores = {c: {t: task_scores(r, t) for t in tasks} for c, r in results.items()}
+    scores = {c: {t: task_scores(r, t) for t in tasks if t in r[seeds[0]]} for c, r in results.items()}
     constant, baseline_notes = baseline_scores(cfg, tasks, len(seeds))
     table: dict = {"encoder": encoder, "setting": ENCODER_SETTING.get(encoder, encoder), "seeds": seeds,
                    "conditions": {}, "baselines": {}, "per_task": {}, "differences": {}, "versus_constant": {},
-                   "baseline_notes": baseline_notes}
+                   "baseline_notes": baseline_notes, "refused": refusals}
     for kind, _ in KINDS:
         if _by_kind(constant, kind):
             table["baselines"][kind] = bootstrap(_by_kind(constant, kind), resamples=resamples).as_dict()
     for condition, per_task in scores.items():
         cells = {kind: bootstrap(_by_kind(per_task, kind), resamples=resamples).as_dict()
                  for kind, _ in KINDS if _by_kind(per_task, kind)}
-        accuracy = [np.mean([p["accuracy"] for p in results[condition][s][t]]) for t in tasks
+        accuracy = [np.mean([p["accuracy"] for p in results[condition][s][t]]) for t in per_task
                     if get_task(t).kind == "classification" for s in seeds]
         cells["classification_accuracy"] = float(np.mean(accuracy)) if accuracy else None
         table["conditions"][condition] = cells
@@ -195,17 +218,17 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
                                         resamples=resamples).as_dict()
                 for kind, _ in KINDS if _by_kind(per_task, kind)}
         table["per_task"][condition] = {t: float(np.mean([p["value"] for s in seeds for p in results[condition][s][t]]))
-                                        for t in tasks}
+                                        for t in per_task}
     table["pairs"] = {f"{a} - {b}": {kind: paired_difference(_by_kind(scores[a], kind), _by_kind(scores[b], kind),
                                                              resamples=resamples).as_dict()
-                                     for kind, _ in KINDS if _by_kind(scores[a], kind)}
+                                     for kind, _ in KINDS if _by_kind(scores[a], kind) and _by_kind(scores[b], kind)}
                       for a, b in EXTRA_PAIRS if a in scores and b in scores}
-    first = next(iter(results.values()), None)
+    first = max(results.values(), key=lambda r: len(r[seeds[0]]), default=None)  # the most complete condition
     if first is not None:
         seed0 = first[seeds[0]]
         fields = ("n", "chance", "balanced_chance", "majority_rate", "majority_label", "majority_over_half")
         table["task_baselines"] = {t: {k: seed0[t][0][k] for k in fields if k in seed0[t][0]} for t in tasks}
-    table["keys"] = {c: {str(s): {t: [p["key"] for p in r[s][t]] for t in tasks} for s in seeds}
+    table["keys"] = {c: {str(s): {t: [p["key"] for p in r[s][t]] for t in tasks if t in r[s]} for s in seeds}
                      for c, r in results.items()}
     table["missing"] = [c for c in conditions if c not in results]
     return table
@@ -253,8 +276,10 @@ def to_markdown(table: dict, readme: bool = False) -> str:
                 lines.append(f"| {condition} | not run | not run | not run | not run |")
                 continue
             acc = f"{c['classification_accuracy']:.3f}" if c.get("classification_accuracy") is not None else "-"
-            lines.append(f"| {condition} | {_cell(c.get('classification'))} | {acc} | {_cell(c.get('caption'))} | "
-                         f"{_cell(c.get('qa'))} |")
+            refused = {get_task(task).kind for task in t.get("refused", {}).get(condition, {})}
+            cells = {k: "refused: not zero-shot" if k in refused and not c.get(k) else _cell(c.get(k))
+                     for k in ("classification", "caption", "qa")}
+            lines.append(f"| {condition} | {cells['classification']} | {acc} | {cells['caption']} | {cells['qa']} |")
         b = t["baselines"]
         majority = np.mean([v["majority_rate"] for v in t.get("task_baselines", {}).values() if "majority_rate" in v] or [np.nan])
         lines.append(f"| constant answer / majority class / question prior / constant caption | "
@@ -268,8 +293,10 @@ def to_markdown(table: dict, readme: bool = False) -> str:
             for label, source in ((table["reference"], t["differences"]), ("constant", t["versus_constant"])):
                 d = source.get(condition)
                 if d:
-                    lines.append(f"| {condition} | {label} | {_cell(d.get('classification'), True)} | "
-                                 f"{_cell(d.get('caption'), True)} | {_cell(d.get('qa'), True)} |")
+                    refused = {get_task(task).kind for task in t.get("refused", {}).get(condition, {})}
+                    cells = [_cell(d.get(k), True) if d.get(k) or k not in refused else "refused: not zero-shot"
+                             for k in ("classification", "caption", "qa")]
+                    lines.append(f"| {condition} | {label} | " + " | ".join(cells) + " |")
         if readme:
             continue
         tasks = list(t.get("task_baselines", {}))
@@ -278,7 +305,8 @@ def to_markdown(table: dict, readme: bool = False) -> str:
                   "| condition | " + " | ".join(f"{x} (n={t['task_baselines'][x]['n']})" for x in tasks) + " |",
                   "|---|" + "---|" * len(tasks)]
         for condition, values in t["per_task"].items():
-            lines.append(f"| {condition} | " + " | ".join(f"{values[x]:.3f}" for x in tasks) + " |")
+            lines.append(f"| {condition} | " + " | ".join(f"{values[x]:.3f}" if x in values else "refused"
+                                                            for x in tasks) + " |")
         lines.append("| balanced chance (any constant answer) | " + " | ".join(
             f"{t['task_baselines'][x]['balanced_chance']:.3f}" if x in cls_tasks else "-" for x in tasks) + " |")
         lines.append("| majority-class rate (accuracy) | " + " | ".join(
@@ -291,6 +319,9 @@ def to_markdown(table: dict, readme: bool = False) -> str:
             lines.append(f"- {task} baseline: {note['baseline']}: {detail}")
         if t["missing"]:
             lines.append(f"- not run: {', '.join(t['missing'])} (their runs are missing)")
+        for condition, refused in t.get("refused", {}).items():
+            for task, reason in refused.items():
+                lines.append(f"- {condition}, {task}: refused by the zero-shot guard: {reason}")
     return "\n".join(lines) + "\n"
 
 
