@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -22,6 +22,7 @@ help:
 	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
 	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (DATA_SEED=0, whatever SEED is)"
 	@echo "make train           text-only MATS training, mini preset (SEED=0, ENCODER=tagclap|miniclap); reused when its key matches"
+	@echo "                     NPROC=2: DDP through torchrun; ARGS=\"--set llm.path=...\": more settings"
 	@echo "make train-nonoise   the no-noise control; train-audio: MATS-Audio, the audio-supervised control"
 	@echo "make runs            the run matrix: text, no-noise, audio x tagclap, miniclap x SEEDS (default 0 1 2)"
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
@@ -38,6 +39,7 @@ help:
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make miniclap        train miniclap's heads on the audio-train split (SEED=0; skipped when up to date)"
 	@echo "make miniclap-report tagclap vs miniclap: eval split, class-disjoint, leave-one-source-out; gate trade-off"
+	@echo "make check           pre-flight check of a preset's paths and shapes (PRESET=paper ARGS=\"--set ...\")"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
 
 # ---------------------------------------------------------------------------------------- set-up
@@ -70,7 +72,8 @@ $(BUILD)/assets/.stamp: $(VENV)/.deps-stamp mats_lib/assets.py
 data: setup
 	$(PY) -m mats_lib.data.build --seed $(DATA_SEED)
 
-test: setup data miniclap
+# The suite builds small MiniCLAP heads itself (seconds); the real ones are `make miniclap`'s.
+test: setup data
 	$(PY) -m pytest -q
 
 # ENCODER=tagclap (default) or miniclap: the CLAP role of a mini run (miniclap needs its heads, `make miniclap`).
@@ -82,7 +85,10 @@ ENCODERS ?= $(if $(filter smoke,$(PRESET)),tagclap,tagclap miniclap)
 STUDY_HEADS := $(if $(filter miniclap,$(ENCODERS)),miniclap-default,)
 # miniclap runs read the default heads (seed 0) whatever the training seed: the CLAP stays fixed, as in the paper.
 ENCODER_HEADS := $(if $(filter miniclap,$(ENCODER)),miniclap-default,)
-TRAIN := $(PY) -m mats_lib.train --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(ENCODER)
+# NPROC=N: N processes through torchrun (DDP: one per GPU, gloo on a CPU host), else one process.
+NPROC ?=
+LAUNCH := $(if $(NPROC),$(VENV)/bin/torchrun --standalone --nproc_per_node $(NPROC) -m mats_lib.train,$(PY) -m mats_lib.train)
+TRAIN := $(LAUNCH) --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(ENCODER) $(ARGS)
 
 # Always invoked: the trainer reuses a finished run whose key (settings, encoder, data, code) matches,
 # resumes an unfinished one, and moves a stale one aside and trains again.
@@ -201,6 +207,10 @@ mlflow-ui: setup
 # The browser tests of the MLflow compare view and JupyterLab, keeping their screenshots in reports/ui/.
 ui-screenshots: setup
 	MATS_UI_SCREENSHOTS=reports/ui $(PY) -m pytest -q tests/test_ui.py
+
+# Pre-flight: every path and shape a preset needs, before any GPU time (ARGS="--set llm.path=... --set ...").
+check: setup
+	$(PY) -m mats_lib.check --preset $(PRESET) $(ARGS)
 
 # Everything derived from runs: checkpoints, evaluation parts, memory banks (the committed reports stay).
 REPORTS ?= reports

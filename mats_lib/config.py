@@ -17,7 +17,7 @@ from typing import Literal, Optional, Union
 
 import yaml
 
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, project_path
 
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
@@ -362,8 +362,7 @@ def resolve_path(value: str, what: str) -> Path:
     """A config path, relative to the repository root; '???' or a missing file is a clear error."""
     if value == "???":
         raise ConfigError(f"config {what} is not set: give the path (e.g. --set {what}=/data/...)")
-    path = Path(value).expanduser()
-    path = path if path.is_absolute() else REPO_ROOT / path
+    path = project_path(value)
     if not path.exists():
         raise ConfigError(f"config {what}: {path} does not exist" +
                           (" (build it with `make data`)" if "build/data" in str(path) else ""))

@@ -17,7 +17,7 @@ import yaml
 
 from .config import Config, _merge, _dotted, config_from_dict
 from .evaluation import evaluate_run
-from .paths import REPO_ROOT
+from .paths import eval_dir
 from .tracking import EvalTracker
 from .train import parse_overrides
 from .training import find_checkpoint
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = evaluation_config(args.run, parse_overrides(args.set))
     name = Path(args.run).name
-    out = Path(args.out) if args.out else REPO_ROOT / "reports" / "eval" / name
+    out = Path(args.out) if args.out else eval_dir() / name
     if args.no_tracking or not cfg.tracking.enabled:
         results = evaluate_run(args.run, cfg, out)
     else:

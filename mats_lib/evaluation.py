@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from .checkpoints import CheckpointError, read_safetensors
 from .config import Config, resolve_path
 from .data.audiotia import normalise, signature
 from .data.records import load_eval_records, load_train_records
@@ -113,7 +114,14 @@ def memory_bank(encoder, texts: list[str], settings: SantaSettings, seed: int) -
                         "code": source_fingerprint(("santa.py",))})
     path = cache_dir() / f"memory-{encoder.name}-{key}.safetensors"
     if path.exists():
-        t = load_file(str(path))
+        t, meta = read_safetensors(path, "Santa's memory bank")
+        if meta.get("encoder") != encoder.fingerprint() or meta.get("key") != key:
+            raise CheckpointError(path, f"memory bank built for encoder {meta.get('encoder')!r} (key "
+                                        f"{meta.get('key')!r}), not for {encoder.fingerprint()!r} (key {key!r}); "
+                                        "delete it and it is rebuilt")
+        if set(t) != {"memory", "centroids", "members", "sizes"} or t["memory"].shape[-1] != encoder.dim:
+            raise CheckpointError(path, f"memory bank of {sorted(t)} with width {t.get('memory', torch.empty(0)).shape[-1:]}"
+                                        f", not the {encoder.dim}-d bank of {encoder.name}; delete it and it is rebuilt")
         return MemoryBank(t["memory"], t["centroids"], t["members"], t["sizes"])
     index = subsample_memory(len(texts), size, np.random.default_rng(derive_seed(seed, "memory")),
                              settings.duplicating_subsample)
@@ -122,7 +130,8 @@ def memory_bank(encoder, texts: list[str], settings: SantaSettings, seed: int) -
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     save_file({"memory": bank.memory.contiguous(), "centroids": bank.centroids.contiguous(),
-               "members": bank.members.contiguous(), "sizes": bank.sizes.contiguous()}, str(tmp))
+               "members": bank.members.contiguous(), "sizes": bank.sizes.contiguous()}, str(tmp),
+              metadata={"encoder": encoder.fingerprint(), "key": key})
     os.replace(tmp, path)
     return bank
 

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load_file
 
 from .config import Config, DecodingConfig as Decoding, config_from_dict  # Decoding: the paper's decoding (s.7)
 from .data.tasks import get_task
-from .encoders import encoder_from_config
-from .model import MATS, build_prompt_batch, load_llm, resolve_device
+from .checkpoints import CheckpointError, read_safetensors
+from .model import FIRST_LAYER, MATS, build_prompt_batch, load_llm, mapper_input_dim, resolve_device
 from .training import find_checkpoint
 
 
@@ -63,8 +62,12 @@ def load_trained(run_or_checkpoint: str | Path, device: str = "auto") -> tuple[M
     on ``device`` (auto: a GPU when there is one)."""
     ckpt = find_checkpoint(run_or_checkpoint)
     cfg = config_from_dict(yaml.safe_load((ckpt / "config.yaml").read_text()))
+    weights = ckpt / "trainable.safetensors"
+    state, _ = read_safetensors(weights, "trained weights")
+    if FIRST_LAYER[cfg.mapper.kind] not in state:
+        raise CheckpointError(weights, f"no {FIRST_LAYER[cfg.mapper.kind]}: not the weights of a "
+                                       f"{cfg.mapper.kind} mapper")
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
-    encoder_dim = encoder_from_config(cfg.encoder, cache=False, progress=False).dim
-    model = MATS(llm, tokenizer, encoder_dim, cfg)
-    model.load_trainable_state_dict(load_file(str(ckpt / "trainable.safetensors")))
+    model = MATS(llm, tokenizer, mapper_input_dim(state, cfg.mapper.kind), cfg)
+    model.load_trainable_file(weights, state)
     return model.to(resolve_device(device)).eval(), cfg

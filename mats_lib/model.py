@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoints import check_shapes, read_safetensors
 from .config import Config, LLMConfig, MapperConfig
 from .paths import offline_mode
 
@@ -68,6 +70,15 @@ class MLPMapper(nn.Module):
         b, d = embedding.shape
         x = F.normalize(embedding.float(), dim=-1) * d**0.5
         return self.net(x).view(b, self.prefix_length, self.hidden)
+
+
+# The mapper's first layer, whose input width is the CLAP's: read from saved weights, a trained run needs no
+# encoder built to know it (at paper scale that would load the CLAP checkpoint only to read one number).
+FIRST_LAYER = {"transformer": "mapper.expand.weight", "mlp": "mapper.net.0.weight"}
+
+
+def mapper_input_dim(state: dict[str, torch.Tensor], kind: str) -> int:
+    return int(state[FIRST_LAYER[kind]].shape[1])
 
 
 def build_mapper(embed_dim: int, llm_hidden: int, cfg: MapperConfig) -> nn.Module:
@@ -201,13 +212,16 @@ class MATS(nn.Module):
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         return {name: p.detach().cpu().contiguous() for name, p in self.named_parameters() if p.requires_grad}
 
-    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+    def load_trainable_file(self, path: str | Path, state: dict[str, torch.Tensor] | None = None) -> None:
+        """The trainable weights of a checkpoint (safetensors), refused with the file named when they do not fit."""
+        if state is None:
+            state, _ = read_safetensors(path, "trained weights")
+        self.load_trainable_state_dict(state, source=path)
+
+    def load_trainable_state_dict(self, state: dict[str, torch.Tensor], source: str | Path = "state dict") -> None:
         params = dict(self.named_parameters())
-        missing = {n for n, p in params.items() if p.requires_grad} - set(state)
-        unexpected = set(state) - set(params)
-        if missing or unexpected:
-            raise KeyError(f"trainable weights do not match the model: missing {sorted(missing)[:5]}, "
-                           f"unexpected {sorted(unexpected)[:5]}")
+        expected = {n: p.shape for n, p in params.items() if p.requires_grad}
+        check_shapes(state, expected, source, "trainable weights")
         with torch.no_grad():
             for name, value in state.items():
                 params[name].copy_(value)

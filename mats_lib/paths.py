@@ -16,6 +16,17 @@ def build_dir() -> Path:
     return Path(os.environ.get("MATS_BUILD_DIR", REPO_ROOT / "build")).resolve()
 
 
+def project_path(value: str | Path) -> Path:
+    """A path as a config or a user gives it: absolute as is, ``build/...`` under :func:`build_dir` (so that
+    ``MATS_BUILD_DIR`` moves the runs and data the configs name too), anything else relative to the repository."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    if path.parts[:1] == ("build",):
+        return build_dir().joinpath(*path.parts[1:])
+    return REPO_ROOT / path
+
+
 def assets_dir() -> Path:
     """Prepared models and extracted audio (``make assets``)."""
     return build_dir() / "assets"
@@ -42,3 +53,8 @@ def reports_dir(preset: str | None = None) -> Path:
     """Where a study writes its reports (``reports/<preset>/``); ``MATS_REPORTS_DIR`` moves it (tests)."""
     root = Path(os.environ.get("MATS_REPORTS_DIR", REPO_ROOT / "reports")).resolve()
     return root / preset if preset else root
+
+
+def eval_dir() -> Path:
+    """Evaluation parts (``reports/eval/<run>/<transfer>/<task>/<key>/``); moves with ``MATS_REPORTS_DIR``."""
+    return reports_dir() / "eval"

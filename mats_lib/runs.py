@@ -17,7 +17,7 @@ from pathlib import Path
 from .config import Config, load_config, resolve_path
 from .provenance import (TRAINING_SOURCES, file_sha256, numeric_platform, provenance, settings_key, source_fingerprint,
                          write_json_atomic)
-from .paths import REPO_ROOT
+from .paths import project_path
 
 KEY_FILE = "key.json"
 # in the name already (or not a setting of the weights)
@@ -61,8 +61,7 @@ def run_name(cfg: Config) -> str:
 
 
 def run_dir(cfg: Config, name: str | None = None) -> Path:
-    out = Path(cfg.train.output_dir)
-    return (out if out.is_absolute() else REPO_ROOT / out) / (name or run_name(cfg))
+    return project_path(cfg.train.output_dir) / (name or run_name(cfg))
 
 
 def data_fingerprint(cfg: Config) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .config import Config, ConfigError, resolve_path
@@ -36,6 +36,8 @@ from .data.tasks import get_task
 from .encoders import encoder_from_config
 from .model import MATS, build_prompt_batch, load_llm, resolve_device
 from .noise import calibrate_noise_variance, noisy_unit
+from .checkpoints import load_torch_state
+from .provenance import write_atomic
 from .runs import latest_checkpoint, read_key, run_dir as default_run_dir, run_name, set_aside, training_key, write_key
 from .seed import seed_everything
 from .tracking import MlflowTracker, NullTracker, environment_tags
@@ -150,10 +152,17 @@ def save_checkpoint(folder: Path, model: MATS, optimizer, scheduler, sampler: So
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     if key is not None:
         write_key(tmp, key)
+    # Swap in the new folder by renames only, so that a crash at any point leaves a complete checkpoint
+    # (old or new) under the name, then move the pointer atomically.
     if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
-    (folder.parent / "latest").write_text(folder.name + "\n")
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(folder)
+    write_atomic(folder.parent / "latest", folder.name + "\n")
     return folder
 
 
@@ -197,7 +206,7 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
         if (read_key(final) or {}).get("key") == key["key"] and (final / "trainable.safetensors").exists():
             if rank == 0:
                 print(f"run {name}: finished with the same key {key['key']}; reused, nothing trained")
-            state = torch.load(final / "state.pt", weights_only=True)
+            state = load_torch_state(final / "state.pt", "training state")
             return TrainResult(folder, None, int(state["step"]), noise_variance=float(state["noise_variance"]),
                                key=key["key"], reused=True)
         if latest is not None and (read_key(latest) or {}).get("key") == key["key"]:
@@ -245,8 +254,8 @@ def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step
     step = 0
     if resume_from is not None:
         ckpt = find_checkpoint(resume_from)
-        model.load_trainable_state_dict(load_file(str(ckpt / "trainable.safetensors")))
-        state = torch.load(ckpt / "state.pt", weights_only=True)
+        model.load_trainable_file(ckpt / "trainable.safetensors")
+        state = load_torch_state(ckpt / "state.pt", "training state")
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         sampler.load_state_dict(state["sampler"])
@@ -274,7 +283,6 @@ def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step
         step_loss = 0.0
         for k in range(cfg.train.grad_accum):
             _, records = sampler.next_batch(micro * world)  # the same global batch on every rank
-            noise_draw = None
             if cfg.data.modality == "text":
                 if on_the_fly:
                     clean = torch.from_numpy(live_encoder.embed_text([r["caption"] for r in records]))

@@ -45,6 +45,30 @@ def test_eval_record_missing_audio(tmp_path):
         load_eval_records(path, tmp_path)
 
 
+@pytest.mark.parametrize("audio_id", ["/etc/passwd", "../outside.wav", "clips/../../outside.wav", "~/a.wav"])
+def test_an_audio_id_outside_the_data_root_is_refused(tmp_path, audio_id):
+    root = tmp_path / "data"
+    root.mkdir()
+    (tmp_path / "outside.wav").write_bytes(b"x")  # exists, so only the path check can refuse it
+    rows = [{"audio_id": audio_id, "output": "dog", "task": "esc50"}]
+    path = write_jsonl(tmp_path / "eval.jsonl", rows)
+    with pytest.raises(RecordError, match=r"eval.jsonl:1: audio_id must be a path inside the data root"):
+        load_eval_records(path, root)
+
+
+def test_non_utf8_and_huge_lines_are_named(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(json.dumps(GOOD).encode() + b"\n" + b'{"caption": "caf\xe9"}\n')
+    with pytest.raises(RecordError, match=r"train.jsonl:2: not UTF-8 text \(byte 0xe9"):
+        load_train_records(path)
+    huge = {**GOOD, "caption": "x" * (2 << 20)}
+    write_jsonl(path, [GOOD, huge, GOOD])
+    with pytest.raises(RecordError, match=r"train.jsonl:2: line of 2,097,.* characters, over the 1,048,576"):
+        load_train_records(path)
+    records, report = load_train_records(path, on_error="skip")
+    assert len(records) == 2 and report.skipped == 1
+
+
 def test_audiotia5m_json_array_fixture(tmp_path):
     """AudioTIA-5M ships JSON arrays; item line numbers are reported from the array text."""
     items = [{"caption": "Birds chirp near a stream.", "output": "Birds chirp near a stream.", "task": "clotho"},

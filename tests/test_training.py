@@ -86,9 +86,11 @@ def test_ddp_two_gloo_processes_match_one_process_with_double_batch(tmp_path, tm
     common = ["--config", "smoke", "--set", f"train.output_dir={tmp_path}", "--set", "llm.lora_dropout=0.0",
               "--set", "tracking.enabled=false", "--set", "train.max_steps=3", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                    "-m", "mats_lib.train", *common, "--name", "ddp", "--set", "train.batch_size=2"],
-                   check=True, env=env, cwd=REPO_ROOT, capture_output=True)
+    # two gloo processes through the make target a GPU host uses (`make train NPROC=4`)
+    ddp = subprocess.run(["make", "--no-print-directory", "train", "PRESET=smoke", "NPROC=2",
+                          "ARGS=" + " ".join(common[2:] + ["--name", "ddp", "--set", "train.batch_size=2"])],
+                         env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
     subprocess.run([sys.executable, "-m", "mats_lib.train", *common, "--name", "single", "--set", "train.batch_size=4"],
                    check=True, env=env, cwd=REPO_ROOT, capture_output=True)
     a, b = weights(tmp_path / "ddp"), weights(tmp_path / "single")

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config import Config, load_config
 from ..data.tasks import get_task
 from ..evaluation import evaluate_run
-from ..paths import REPO_ROOT
+from ..paths import eval_dir
 from ..stats import bootstrap, paired_difference
 from ..runs import run_dir
 from .transfer_table import find_run, run_config, task_scores
@@ -30,7 +30,7 @@ def lambda_sweep(preset: str, encoder: str, seeds: list[int], lambdas: list[floa
                  out_root: Path | None = None, tracker=None, progress: bool = True) -> dict:
     """Per lambda: the pooled statistic of each kind with its interval, and the paired difference against
     lambda 0.3 (when 0.3 is in the grid). ``tracker``: an EvalTracker; one nested run per lambda."""
-    out_root = out_root or REPO_ROOT / "reports" / "eval"
+    out_root = out_root or eval_dir()
     results: dict[float, dict] = {lam: {} for lam in lambdas}
     cfg = None
     for seed in seeds:

@@ -32,7 +32,7 @@ from ..encoders import encoder_from_config
 from ..evaluation import corpus_captions, evaluate_run, memory_bank, resolved_santa, scorer_encoder, task_records
 from ..inference import generate, load_trained
 from ..metrics import accuracy_items, balanced_accuracy, postprocess
-from ..paths import REPO_ROOT
+from ..paths import eval_dir
 from ..noise import noisy_unit
 from ..santa import apply_transfer
 from ..seed import derive_seed
@@ -155,7 +155,7 @@ def bound_points(preset: str, encoders: list[str], seeds: list[int], lambdas: li
                  overrides: dict | None = None, out_root: Path | None = None, progress: bool = False) -> dict:
     """Every (encoder, training seed, transfer/lambda) point: its three discrepancy estimates and its test
     error, plus each run's text-domain risk."""
-    out_root = out_root or REPO_ROOT / "reports" / "eval"
+    out_root = out_root or eval_dir()
     points, risks = [], {}
     for encoder_name in encoders:
         cfg = run_config(preset, encoder_name, seeds[0], "text", overrides)

@@ -31,7 +31,7 @@ from ..config import Config, load_config, resolve_path
 from ..data.records import load_eval_records, load_train_records
 from ..data.tasks import get_task
 from ..evaluation import ZeroShotError, evaluate_run, task_records, training_texts, zero_shot_guard
-from ..paths import REPO_ROOT
+from ..paths import eval_dir
 from ..runs import run_dir
 from ..stats import TaskScores, bootstrap, paired_difference
 
@@ -85,7 +85,7 @@ def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions:
     A condition without its runs is absent when ``allow_missing``. A caption task whose references occur among a
     run's training texts is refused for that run, not evaluated (MATS-Audio trains on the audio-train scenes'
     captions, some of which equal eval references): the zero-shot guard's message is kept as the reason."""
-    out_root = out_root or REPO_ROOT / "reports" / "eval"
+    out_root = out_root or eval_dir()
     needed: dict[str, list[str]] = {}
     for condition in conditions:
         kind, transfer = CONDITIONS[condition]

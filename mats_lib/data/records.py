@@ -15,6 +15,8 @@ from typing import Iterator, Literal
 from .tasks import get_task
 
 OnError = Literal["raise", "skip"]
+# No record of ours comes near this; a longer line is a damaged or hostile file, not data to parse.
+MAX_LINE_BYTES = 1 << 20
 TRAIN_FIELDS = {"caption": True, "output": True, "task": True, "instruction": False}
 EVAL_FIELDS = {"audio_id": True, "output": True, "task": True, "instruction": False}
 
@@ -42,11 +44,14 @@ class LoadReport:
 
 def _iter_json_items(path: Path) -> Iterator[tuple[int, object]]:
     """(line number, item) for a JSONL file, or for the elements of a top-level JSON array."""
-    text = path.read_text(encoding="utf-8")
+    text = _read_utf8(path)
     stripped = text.lstrip()
     if path.suffix == ".jsonl" or not stripped.startswith("["):
         for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
+            if len(line) > MAX_LINE_BYTES:
+                yield number, RecordError(path, number, f"line of {len(line):,} characters, over the "
+                                                        f"{MAX_LINE_BYTES:,} a record may take")
+            elif line.strip():
                 try:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as error:
@@ -71,6 +76,22 @@ def _iter_json_items(path: Path) -> Iterator[tuple[int, object]]:
         yield line, item
 
 
+def _read_utf8(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise RecordError(path, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})") from None
+
+
+def _check_audio_id(audio_id: str, line: int, path: Path) -> None:
+    """An audio id names a file inside the data root: relative, and never climbing out of it with '..'."""
+    parts = Path(audio_id).parts
+    if Path(audio_id).is_absolute() or audio_id.startswith("~") or ".." in parts:
+        raise RecordError(path, line, f"audio_id must be a path inside the data root, got {audio_id!r}")
+
+
 def _check(item, line: int, path: Path, fields: dict[str, bool], data_root: Path | None) -> dict:
     if isinstance(item, RecordError):
         raise item
@@ -90,6 +111,8 @@ def _check(item, line: int, path: Path, fields: dict[str, bool], data_root: Path
         get_task(item["task"])
     except KeyError as error:
         raise RecordError(path, line, error.args[0]) from None
+    if "audio_id" in fields:
+        _check_audio_id(item["audio_id"], line, path)
     if "audio_id" in fields and data_root is not None and not (data_root / item["audio_id"]).is_file():
         raise RecordError(path, line, f"audio file not found: {data_root / item['audio_id']}")
     return {name: item[name] for name in fields if item.get(name) is not None}
@@ -141,6 +164,7 @@ def esc50_records(meta_csv: str | Path, audio_dir: str | Path, folds: tuple[int,
                     raise RecordError(meta_csv, line, f"fold must be an integer, got {row['fold']!r}")
                 if int(row["fold"]) not in folds:
                     continue
+                _check_audio_id(row["filename"], line, meta_csv)
                 if not (audio_dir / row["filename"]).is_file():
                     raise RecordError(meta_csv, line, f"audio file not found: {audio_dir / row['filename']}")
                 records.append({"audio_id": row["filename"], "output": row["category"].replace("_", " "),

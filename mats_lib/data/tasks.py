@@ -45,12 +45,19 @@ def known_tasks() -> list[str]:
 
 
 # --- the paper's benchmark and AudioTIA-5M source tasks (real datasets, taken by path on GPU hosts)
-for _name in ("esc50", "us8k", "vggsound", "tut", "dcase17", "fsd50k_single", "beijing_opera", "sesa"):
+# Tags as the release's evaluation configs give them (wangwen-banban/MATS, MATS-LLaMA/configs/eval/decode_*.yaml at
+# commit 45d6571; tests/test_tasks.py holds that table). Training-only sets (MACS, WavCaps) have no config there.
+for _name in ("esc50", "us8k", "vggsound", "dcase17", "fsd50k_single"):
     register_task(_name, "[single event]", "classification", CLASSIFY_INSTRUCTION)
+register_task("tut", "[scene event]", "classification", "What acoustic scene is this?")
+register_task("beijing_opera", "[instruction event]", "classification", "Which Beijing Opera instrument is playing?")
+register_task("sesa", "[surveillance event]", "classification", CLASSIFY_INSTRUCTION)
+register_task("ravdess", "[emotion event]", "classification", "What emotion does the voice express?")
 register_task("fsd50k", "[multi events]", "multilabel", MULTI_INSTRUCTION)
 register_task("audioset_strong", "[multi events]", "multilabel", MULTI_INSTRUCTION)
 register_task("vocalsound", "[vocal event]", "classification", VOCAL_INSTRUCTION)
-register_task("cremad", "[vocal event]", "classification", "What emotion does the voice express?")
+# CREMA-D is an emotion corpus: the release's emotion tag (its RAVDESS config), not the vocal-sound one.
+register_task("cremad", "[emotion event]", "classification", "What emotion does the voice express?")
 register_task("gtzan", "[music genres]", "classification", "What is the music genre?")
 register_task("audiocaps", "[audio caption audiocaps]", "caption", CAPTION_INSTRUCTION)
 register_task("clotho", "[audio caption clotho]", "caption", CAPTION_INSTRUCTION)

@@ -52,7 +52,7 @@ class FrozenTowers(TagClap):
         tag = l2_normalize(probs @ self.class_matrix)  # [b, 384], tagclap's audio embedding
         return np.stack([pool_features(t, emb) for t, (_, emb) in zip(tag, outputs)])
 
-    def _compute_clips(self, clips, desc):  # features keep their scale: no normalisation here
+    def _compute_clips(self, clips, desc=None):  # features keep their scale: no normalisation here
         out = [self._embed_audio_batch([self.load_clip(c) for c in batch]) for batch in self._batches(clips, desc)]
         return list(np.concatenate(out).astype(np.float32))
 

@@ -175,18 +175,22 @@ def save_heads(heads: MiniClapHeads, path: str | Path, meta: dict) -> str:
 
 def load_heads(path: str | Path) -> tuple[MiniClapHeads, dict]:
     """(heads in eval mode, sidecar dict) from a file written by :func:`save_heads`."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    from ..checkpoints import CheckpointError, check_shapes, read_safetensors
 
     path = Path(path)
-    with safe_open(str(path), framework="pt") as f:
-        cfg = HeadsConfig(**json.loads(f.metadata()["heads_config"]))
+    state, metadata = read_safetensors(path, "MiniCLAP heads")
+    if "heads_config" not in metadata:
+        raise CheckpointError(path, "no heads_config in its metadata: not a MiniCLAP heads file")
+    try:
+        cfg = HeadsConfig(**json.loads(metadata["heads_config"]))
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(path, f"heads_config does not describe MiniCLAP heads ({error})") from None
     heads = MiniClapHeads(cfg)
-    state = load_file(str(path))
     if "support" not in state:
-        raise ValueError(f"{path}: heads file without the distance gate's training items (written before the gate); "
-                         "rebuild it with `make miniclap`")
+        raise CheckpointError(path, "heads file without the distance gate's training items (written before the "
+                                    "gate); rebuild it with `make miniclap`")
     heads.support = torch.empty_like(state["support"])  # its length is the number of training items
+    check_shapes(state, {n: t.shape for n, t in heads.state_dict().items()}, path, "MiniCLAP heads")
     heads.load_state_dict(state)
     sidecar_path = path.with_suffix(".json")
     sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}

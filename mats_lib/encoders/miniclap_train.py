@@ -13,7 +13,6 @@ whole audio-train split for the chosen steps.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import subprocess

@@ -1,0 +1,284 @@
+"""Pre-flight check: everything a run needs, verified before any GPU time is spent.
+
+    python -m mats_lib.check --preset paper --set encoder.checkpoint=/ckpt/CLAP_weights_2023.pth \\
+        --set llm.path=/models/vicuna-7b-v1.5 --set data.corpus=/data/AudioTIA-5M/sources.json
+    make check PRESET=paper
+
+Checks every path the config names (CLAP checkpoint, LLM folder, AudioTIA manifest and its files, audio
+records and root) and its shape (the checkpoint's projection width against the encoder's, the LLM's hidden
+size and tokenizer files, record fields on a sample of each file, a sample of audio files that must decode),
+then estimates the GPU memory and wall time per GPU from the model sizes. (The benchmarks' roots join the
+check when their readers land.) Prints every problem found, by name,
+and exits non-zero if there is any; nothing is trained or downloaded.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config, ConfigError, load_config
+from .paths import project_path
+
+# The projection width of each real CLAP (mats_method.md s.2) and how its checkpoint names the last layer of
+# each projection (MS-CLAP: Projection.linear2 of audio_encoder / caption_encoder; LAION-CLAP:
+# audio_projection.2 / text_projection.2, possibly under "module.").
+CLAP_WIDTH = {"msclap": 1024, "laion": 512}
+CLAP_PROJECTIONS = {"msclap": ("audio_encoder.projection.linear2.weight", "caption_encoder.proj.linear2.weight"),
+                    "laion": ("audio_projection.2.weight", "text_projection.2.weight")}
+SAMPLE_RECORDS = 200
+SAMPLE_CLIPS = 5
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def problem(self, what: str, detail: str) -> None:
+        self.problems.append(f"{what}: {detail}")
+
+    def note(self, what: str, detail: str) -> None:
+        self.notes.append(f"{what}: {detail}")
+
+
+def _given_path(value: str | None, what: str, report: Report, kind: str = "file") -> Path | None:
+    if value in (None, "", "???"):
+        report.problem(what, f"not set; give it with --set {what}=/path/to/{'folder' if kind == 'dir' else 'file'}")
+        return None
+    path = project_path(value)
+    exists = path.is_dir() if kind == "dir" else path.is_file()
+    if not exists:
+        report.problem(what, f"{path} is not an existing {'folder' if kind == 'dir' else 'file'}")
+        return None
+    return path
+
+
+# ------------------------------------------------------------------------------------------ the CLAP
+def _state_dict(checkpoint: Path) -> dict:
+    import torch
+
+    blob = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    for key in ("model", "state_dict"):
+        if isinstance(blob, dict) and isinstance(blob.get(key), dict):
+            blob = blob[key]
+    return {k.removeprefix("module."): v for k, v in blob.items() if hasattr(v, "shape")}
+
+
+def check_encoder(cfg: Config, report: Report) -> int | None:
+    """The CLAP checkpoint exists and its audio and text projections have the encoder's width; returns it."""
+    name = cfg.encoder.name
+    if name not in CLAP_WIDTH:
+        report.note("encoder", f"{name} is a packaged stand-in (no checkpoint to check)")
+        return None
+    path = _given_path(cfg.encoder.checkpoint, "encoder.checkpoint", report)
+    if path is None:
+        return None
+    try:
+        state = _state_dict(path)
+    except Exception as error:  # not a torch file, truncated, or pickled objects weights_only refuses
+        report.problem("encoder.checkpoint", f"{path} cannot be read as a {name} checkpoint with weights_only=True "
+                                             f"({type(error).__name__}: {str(error)[:200]})")
+        return None
+    widths = {}
+    for side, key in zip(("audio", "text"), CLAP_PROJECTIONS[name]):
+        if key not in state:
+            report.problem("encoder.checkpoint", f"{path} has no {key} (not a {name} checkpoint?)")
+        else:
+            widths[side] = int(state[key].shape[0])
+    for side, width in widths.items():
+        if width != CLAP_WIDTH[name]:
+            report.problem("encoder.checkpoint", f"{path}: {side} projection is {width}-d, {name} is "
+                                                 f"{CLAP_WIDTH[name]}-d")
+    if widths:
+        report.note("encoder", f"{name} checkpoint {path.name}: projections {widths}")
+    return CLAP_WIDTH[name]
+
+
+# ------------------------------------------------------------------------------------------ the LLM
+def check_llm(cfg: Config, report: Report) -> dict | None:
+    """A local Hugging Face folder with config.json, weights and a tokenizer; returns its config."""
+    if cfg.llm.path in ("smollm2", "tiny-random"):
+        report.note("llm", f"{cfg.llm.path} is packaged (no folder to check)")
+        return None
+    folder = _given_path(cfg.llm.path, "llm.path", report, kind="dir")
+    if folder is None:
+        return None
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        report.problem("llm.path", f"{folder} has no config.json (not a Hugging Face model folder)")
+        return None
+    config = json.loads(config_file.read_text())
+    for needed in ("hidden_size", "num_hidden_layers", "vocab_size"):
+        if not isinstance(config.get(needed), int):
+            report.problem("llm.path", f"{config_file} has no integer {needed}")
+    if not list(folder.glob("*.safetensors")) and not list(folder.glob("*.bin")):
+        report.problem("llm.path", f"{folder} holds no weights (*.safetensors or *.bin)")
+    if not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")):
+        report.problem("llm.path", f"{folder} holds no tokenizer (tokenizer.json / tokenizer.model)")
+    report.note("llm", f"{folder.name}: {config.get('model_type')} with hidden size {config.get('hidden_size')}; "
+                       f"LoRA on {cfg.llm.lora_targets}")
+    return config
+
+
+def llm_parameters(config: dict) -> int:
+    """Parameters of a decoder-only transformer from its config (embeddings, attention, MLP, norms)."""
+    h, layers, vocab = config["hidden_size"], config["num_hidden_layers"], config["vocab_size"]
+    inter = config.get("intermediate_size", 4 * h)
+    kv = h * config.get("num_key_value_heads", config.get("num_attention_heads", 1)) // max(
+        config.get("num_attention_heads", 1), 1)
+    per_layer = h * h * 2 + h * kv * 2 + 3 * h * inter + 2 * h
+    tied = config.get("tie_word_embeddings", False)
+    return vocab * h * (1 if tied else 2) + layers * per_layer + h
+
+
+# ------------------------------------------------------------------------------------------ data
+def _sample_lines(path: Path, n: int) -> list[str]:
+    with open(path, encoding="utf-8", errors="strict") as f:
+        head = f.read(1)
+        f.seek(0)
+        if head == "[":  # a JSON array (AudioTIA-5M's own files): read it whole, it is the only way
+            return [json.dumps(item) for item in json.load(f)[:n]]
+        return [line for line in itertools.islice(f, n) if line.strip()]
+
+
+def check_corpus(cfg: Config, report: Report) -> None:
+    from .data.records import RecordError, load_train_records
+
+    manifest = _given_path(cfg.data.corpus, "data.corpus", report)
+    if manifest is None or cfg.data.modality != "text":
+        return
+    try:
+        entries = json.loads(manifest.read_text())  # {source: {"file": ..., "ratio": ...}}, as load_sources reads it
+    except (OSError, ValueError) as error:
+        report.problem("data.corpus", f"{manifest} is not a JSON manifest ({error})")
+        return
+    if not isinstance(entries, dict) or not entries:
+        report.problem("data.corpus", f"{manifest} lists no sources (expected {{name: {{file, ratio}}}})")
+        return
+    import tempfile
+
+    for name, info in sorted(entries.items()):
+        if not isinstance(info, dict) or not info.get("file") or not isinstance(info.get("ratio"), (int, float)):
+            report.problem("data.corpus", f"{manifest}: source {name!r} needs a file and a numeric ratio")
+            continue
+        path = manifest.parent / info["file"]
+        if not path.is_file():
+            report.problem("data.corpus", f"source {name!r}: {path} not found")
+            continue
+        try:
+            lines = _sample_lines(path, SAMPLE_RECORDS)
+        except (UnicodeDecodeError, ValueError) as error:
+            report.problem("data.corpus", f"source {name!r}: {path} is not UTF-8 JSON ({error})")
+            continue
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as sample:
+            sample.write("\n".join(lines) + "\n")
+        try:
+            load_train_records(sample.name)
+        except RecordError as error:
+            report.problem("data.corpus", f"source {name!r}: {path}, record {error.line}: {error.problem}")
+        finally:
+            Path(sample.name).unlink()
+    report.note("data.corpus", f"{len(entries)} sources, the first {SAMPLE_RECORDS} records of each validated")
+
+
+def check_audio(cfg: Config, report: Report) -> None:
+    """Audio records (MATS-Audio's training pairs; the noise calibration's pairs) and a sample that decodes."""
+    from .audio import AudioError, load_audio
+    from .data.records import RecordError, load_eval_records
+
+    if cfg.data.modality != "audio" and cfg.data.noise_variance != "auto":
+        return  # a text-only run with a fixed noise variance needs no audio
+    what = "data.audio_records"
+    records_dir = _given_path(cfg.data.audio_records, what, report, kind="dir")
+    root = _given_path(cfg.data.audio_root, "data.audio_root", report, kind="dir")
+    if records_dir is None or root is None:
+        return
+    files = sorted(records_dir.glob("*.jsonl"))
+    if not files:
+        report.problem(what, f"{records_dir} holds no *.jsonl record files")
+        return
+    clips = []
+    for path in files:
+        try:
+            records, _ = load_eval_records(path, root)
+        except RecordError as error:
+            report.problem(what, str(error))
+            continue
+        clips += [root / r["audio_id"] for r in records[:SAMPLE_CLIPS]]
+    for clip in clips[:SAMPLE_CLIPS]:
+        try:
+            load_audio(clip, 16000)
+        except AudioError as error:
+            report.problem("audio", str(error))
+
+
+# ------------------------------------------------------------------------------------------ the estimate
+def estimate(cfg: Config, llm_config: dict | None, clap_width: int | None, report: Report) -> dict | None:
+    """GPU memory and wall time per GPU, from the model sizes (an estimate, stated with its assumptions)."""
+    if llm_config is None or not all(isinstance(llm_config.get(k), int) for k in ("hidden_size", "num_hidden_layers",
+                                                                                    "vocab_size")):
+        return None
+    params = llm_parameters(llm_config)
+    d, hidden, p = clap_width or 1024, llm_config["hidden_size"], cfg.mapper.prefix_length
+    mapper = d * p * d + cfg.mapper.num_layers * (4 * d * d + 2 * cfg.mapper.mlp_ratio * d * d) + d * hidden
+    lora = llm_config["num_hidden_layers"] * len(cfg.llm.lora_targets) * 2 * cfg.llm.lora_r * hidden
+    trainable = mapper + lora
+    tokens = 30 + p + cfg.data.max_answer_tokens  # prompt head and tail, soft prefix, answer (upper bound)
+    weights_gb = params * 2 / 1e9  # bf16 frozen weights
+    optimizer_gb = trainable * 16 / 1e9  # fp32 weights, gradients and two AdamW moments
+    activations_gb = cfg.train.batch_size * tokens * hidden * llm_config["num_hidden_layers"] * 34 / 1e9
+    flops = 6 * params * tokens * cfg.train.batch_size * cfg.train.grad_accum * cfg.train.max_steps
+    a100_bf16, utilisation = 312e12, 0.35
+    hours = flops / (a100_bf16 * utilisation) / 3600
+    out = {"llm_parameters": params, "trainable_parameters": trainable, "tokens_per_sample": tokens,
+           "gpu_memory_gb_per_gpu": round(weights_gb + optimizer_gb + activations_gb, 1),
+           "hours_on_one_a100": round(hours, 1),
+           "assumptions": "bf16 frozen LLM, fp32 AdamW state for the trainable part, activations ~34 bytes per "
+                          "token x hidden x layer (no gradient checkpointing), 6 x params x tokens FLOPs per "
+                          "sample, A100 bf16 312 TFLOP/s at 35% utilisation"}
+    report.note("estimate", f"{params / 1e9:.2f}B LLM parameters, {trainable / 1e6:.0f}M trainable; about "
+                            f"{out['gpu_memory_gb_per_gpu']} GB per GPU at batch {cfg.train.batch_size}; about "
+                            f"{out['hours_on_one_a100']} h on one A100 for {cfg.train.max_steps} steps "
+                            "(divide by the number of GPUs)")
+    return out
+
+
+def check(cfg: Config) -> tuple[Report, dict | None]:
+    report = Report()
+    clap_width = check_encoder(cfg, report)
+    llm_config = check_llm(cfg, report)
+    check_corpus(cfg, report)
+    check_audio(cfg, report)
+    return report, estimate(cfg, llm_config, clap_width, report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    args = parser.parse_args(argv)
+    from .train import parse_overrides
+
+    try:
+        cfg = load_config(args.preset, parse_overrides(args.set))
+    except ConfigError as error:
+        print(f"config: {error}", file=sys.stderr)
+        return 2
+    report, _ = check(cfg)
+    for note in report.notes:
+        print(f"  ok  {note}")
+    for problem in report.problems:
+        print(f"  MISSING/WRONG  {problem}")
+    if report.problems:
+        print(f"{len(report.problems)} problem(s): fix them before spending GPU time", file=sys.stderr)
+        return 1
+    print(f"preset {cfg.preset}: everything it needs is in place")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

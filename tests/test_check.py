@@ -1,0 +1,80 @@
+"""The pre-flight check: with nothing present it names every missing item; stand-ins of the wrong shape are named."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from mats_lib.check import llm_parameters, main
+
+
+
+def standins(tmp_path, width=1024, hidden=64, record=None):
+    """A CLAP checkpoint laid out as MS-CLAP's (projections under 'model'), an LLM folder, a one-source corpus."""
+    checkpoint = tmp_path / "CLAP_weights_2023.pth"
+    torch.save({"model": {"audio_encoder.projection.linear2.weight": torch.zeros(width, width),
+                          "caption_encoder.proj.linear2.weight": torch.zeros(width, width)}}, checkpoint)
+    llm = tmp_path / "vicuna"
+    llm.mkdir()
+    (llm / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": hidden, "num_hidden_layers": 2,
+                                                 "vocab_size": 100, "intermediate_size": 128,
+                                                 "num_attention_heads": 4}))
+    save_file({"w": torch.zeros(1)}, str(llm / "model.safetensors"))
+    (llm / "tokenizer.json").write_text("{}")
+    corpus = tmp_path / "AudioTIA-5M"
+    corpus.mkdir()
+    rows = [{"caption": "a dog barks", "output": "a dog barks", "task": "audiocaps"}] * 3 + [record or
+            {"caption": "rain", "output": "rain", "task": "audiocaps"}]
+    (corpus / "audiocaps.json").write_text(json.dumps(rows))  # AudioTIA-5M ships JSON arrays
+    (corpus / "sources.json").write_text(json.dumps({"audiocaps": {"file": "audiocaps.json", "ratio": 40}}))
+    return ["--set", f"encoder.checkpoint={checkpoint}", "--set", f"llm.path={llm}",
+            "--set", f"data.corpus={corpus / 'sources.json'}"]
+
+
+def test_with_nothing_present_every_missing_item_is_named(capsys):
+    assert main(["--preset", "paper"]) == 1
+    out = capsys.readouterr().out
+    for item in ("encoder.checkpoint: not set", "llm.path: not set", "data.corpus: not set"):
+        assert item in out
+
+
+def test_paths_that_do_not_exist_are_named(tmp_path, capsys):
+    assert main(["--preset", "paper", "--set", f"llm.path={tmp_path / 'nowhere'}"]) == 1
+    assert f"llm.path: {tmp_path / 'nowhere'} is not an existing folder" in capsys.readouterr().out
+
+
+def test_right_standins_pass_with_an_estimate(tmp_path, capsys):
+    assert main(["--preset", "paper"] + standins(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "projections {'audio': 1024, 'text': 1024}" in out and "GB per GPU" in out and "h on one A100" in out
+
+
+@pytest.mark.parametrize("change,problem", [
+    ({"width": 512}, "audio projection is 512-d, msclap is 1024-d"),
+    ({"record": {"caption": "rain", "task": "audiocaps"}}, "audiocaps.json, record 4: missing field 'output'"),
+])
+def test_standins_of_the_wrong_shape_are_named(tmp_path, capsys, change, problem):
+    assert main(["--preset", "paper"] + standins(tmp_path, **change)) == 1
+    assert problem in capsys.readouterr().out
+
+
+def test_an_llm_folder_without_weights_or_tokenizer_is_named(tmp_path, capsys):
+    args = standins(tmp_path)
+    (tmp_path / "vicuna" / "model.safetensors").unlink()
+    (tmp_path / "vicuna" / "tokenizer.json").unlink()
+    assert main(["--preset", "paper"] + args) == 1
+    out = capsys.readouterr().out
+    assert "holds no weights" in out and "holds no tokenizer" in out
+
+
+def test_a_checkpoint_that_is_not_a_clap_is_named(tmp_path, capsys):
+    args = standins(tmp_path)
+    torch.save({"model": {"something.weight": torch.zeros(2, 2)}}, tmp_path / "CLAP_weights_2023.pth")
+    assert main(["--preset", "paper"] + args) == 1
+    assert "has no audio_encoder.projection.linear2.weight" in capsys.readouterr().out
+
+
+def test_llama_7b_parameter_count():
+    vicuna = {"hidden_size": 4096, "num_hidden_layers": 32, "vocab_size": 32000, "intermediate_size": 11008,
+              "num_attention_heads": 32, "num_key_value_heads": 32}
+    assert abs(llm_parameters(vicuna) - 6_738_415_616) / 6_738_415_616 < 0.001
