@@ -113,8 +113,10 @@ def memory_bank(encoder, texts: list[str], settings: SantaSettings, seed: int) -
                         "dup": settings.duplicating_subsample, "seed": seed,
                         "code": source_fingerprint(("santa.py",))})
     path = cache_dir() / f"memory-{encoder.name}-{key}.safetensors"
-    if path.exists():
-        t, meta = read_safetensors(path, "Santa's memory bank")
+    t, meta = read_safetensors(path, "Santa's memory bank") if path.exists() else ({}, {})
+    if path.exists() and not meta:  # written before banks carried their encoder and key: a cache, rebuilt below
+        print(f"{path.name}: a memory bank without its encoder and key (older code); rebuilding it")
+    elif path.exists():
         if meta.get("encoder") != encoder.fingerprint() or meta.get("key") != key:
             raise CheckpointError(path, f"memory bank built for encoder {meta.get('encoder')!r} (key "
                                         f"{meta.get('key')!r}), not for {encoder.fingerprint()!r} (key {key!r}); "

@@ -95,6 +95,10 @@ def test_a_memory_bank_of_another_encoder_is_refused(tmp_cache):
     assert torch.equal(memory_bank(encoder, texts, settings, seed=0).memory, bank.memory)  # cached, reused
 
     tensors, metadata = read_safetensors(path, "bank")
+    save_file(tensors, str(path))  # a bank of older code, without its encoder and key: rebuilt, not refused
+    assert torch.equal(memory_bank(encoder, texts, settings, seed=0).memory, bank.memory)
+    assert read_safetensors(path, "bank")[1] == metadata
+
     save_file(tensors, str(path), metadata={**metadata, "encoder": "another-encoder"})
     with pytest.raises(CheckpointError, match=rf"{path}: memory bank built for encoder 'another-encoder'"):
         memory_bank(encoder, texts, settings, seed=0)

@@ -20,7 +20,7 @@ from .efficiency import inference_costs, training_costs
 
 # Which way is better for each speed ratio; the others (C8's cost ratios) are findings, not goals.
 GOALS = {
-    "training step / matmul peak (same dtype)": "higher",
+    "training step / matmul peak in the training dtype": "higher",
     "cached / on-the-fly training throughput": "higher",
     "batched / one-by-one generation": "higher",
     "Santa share of inference": "lower",

@@ -119,7 +119,7 @@ def training_costs(preset: str, steps: int, warmup: int, n_embed: int, overrides
     out["train_flops_per_sample"] = training_flops_per_sample(text)
     out["train_tflops"] = out["text_samples_per_s"] * out["train_flops_per_sample"] / 1e12
     out["ratios"] = {
-        "training step / matmul peak (same dtype)": out["train_tflops"] / out["matmul_peak_tflops"],
+        "training step / matmul peak in the training dtype": out["train_tflops"] / out["matmul_peak_tflops"],
         "audio / text embedding cost per input": out["audio_embed_s_per_input"] / out["text_embed_s_per_input"],
         "text / audio training throughput": out["text_samples_per_s"] / out["audio_samples_per_s"],
         "cached / on-the-fly training throughput": out["text_samples_per_s"] / out["on_the_fly_samples_per_s"]}
