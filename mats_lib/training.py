@@ -78,6 +78,14 @@ def load_sources(cfg: Config) -> tuple[dict[str, list[dict]], dict[str, float]]:
     return sources, ratios
 
 
+def training_batch(tokenizer, records: list[dict], max_answer_tokens: int):
+    """The prompts and answers of training records: each task's tag and instruction (or the record's own)."""
+    tasks = [get_task(r["task"]) for r in records]
+    return build_prompt_batch(tokenizer, [t.tag for t in tasks],
+                              [r.get("instruction") or t.instruction for r, t in zip(records, tasks)],
+                              [r["output"] for r in records], max_answer_tokens)
+
+
 def input_key(record: dict) -> str:
     return record["caption"] if "caption" in record else record["audio_id"]
 
@@ -293,9 +301,7 @@ def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step
                 embedding = torch.stack([table[input_key(r)] for r in records])
             mine = slice(rank * micro, (rank + 1) * micro)
             records, embedding = records[mine], embedding[mine]
-            batch = build_prompt_batch(tokenizer, [get_task(r["task"]).tag for r in records],
-                                       [r.get("instruction") or get_task(r["task"]).instruction for r in records],
-                                       [r["output"] for r in records], cfg.data.max_answer_tokens)
+            batch = training_batch(tokenizer, records, cfg.data.max_answer_tokens)
             sync_now = k == cfg.train.grad_accum - 1
             context = ddp_model.no_sync() if (world > 1 and not sync_now) else nullcontext()
             with context:

@@ -60,9 +60,8 @@ def training_flops_per_sample(cfg: Config, batches: int = 4) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     from ..data.sampling import SourceSampler
-    from ..data.tasks import get_task
-    from ..model import MATS, build_prompt_batch, load_llm
-    from ..training import load_sources
+    from ..model import MATS, load_llm
+    from ..training import load_sources, training_batch
 
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
     dim = encoder_from_config(cfg.encoder, progress=False).dim
@@ -72,10 +71,7 @@ def training_flops_per_sample(cfg: Config, batches: int = 4) -> float:
     flops, samples = 0, 0
     for _ in range(batches):
         _, records = sampler.next_batch(cfg.train.batch_size)
-        tasks = [get_task(r["task"]) for r in records]
-        batch = build_prompt_batch(tokenizer, [t.tag for t in tasks],
-                                   [r.get("instruction") or t.instruction for r, t in zip(records, tasks)],
-                                   [r["output"] for r in records], cfg.data.max_answer_tokens)
+        batch = training_batch(tokenizer, records, cfg.data.max_answer_tokens)
         embedding = torch.nn.functional.normalize(torch.randn(len(records), dim, generator=generator), dim=1)
         with FlopCounterMode(display=False) as counter:
             model(embedding, batch).backward()
