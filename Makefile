@@ -182,12 +182,12 @@ miniclap: data
 miniclap-default: data
 	@$(MAKE) --no-print-directory miniclap SEED=0
 
-$(MINICLAP): $(wildcard mats_lib/encoders/miniclap*.py) $(wildcard $(BUILD)/data/miniaudio/clips.json)
-	$(PY) -m mats_lib.encoders.miniclap_train --seed $(SEED)
+$(MINICLAP): $(wildcard mats_lib/encoders/miniclap/*.py) $(wildcard $(BUILD)/data/miniaudio/clips.json)
+	$(PY) -m mats_lib.encoders.miniclap.training --seed $(SEED)
 
 miniclap-report: miniclap
-	$(PY) scripts/miniclap_report.py --seed $(SEED)
-	$(PY) scripts/miniclap_gate_frontier.py --seed $(SEED)
+	$(PY) -m mats_lib.encoders.miniclap.study --seed $(SEED)
+	$(PY) -m mats_lib.encoders.miniclap.frontier --seed $(SEED)
 
 reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) encoders-and-data train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency summary
 

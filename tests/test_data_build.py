@@ -60,6 +60,19 @@ def test_no_eval_caption_in_training_texts(built):
             assert signature(r["caption"]) not in near, (path.name, r["caption"])
 
 
+def test_no_eval_caption_in_audio_train_answers(built):
+    """MATS-Audio trains on the audio-train records' answers: none may repeat an eval caption either."""
+    eval_captions = [s["caption"] for s in json.loads((built / "miniaudio" / "scenes.json").read_text())
+                     if s["split"] == "eval"]
+    exact, near = {normalise(t) for t in eval_captions}, {signature(t) for t in eval_captions}
+    records, _ = load_eval_records(built / "miniaudio" / "train" / "caption_scenes.jsonl", built / "miniaudio")
+    assert records
+    leaked = [r["output"] for r in records if normalise(r["output"]) in exact or signature(r["output"]) in near]
+    assert not leaked, leaked[:3]
+    counts = json.loads((built / "counts.json").read_text())
+    assert counts["benchmark"]["train_captions_dropped_for_zero_shot"] >= 0
+
+
 def test_eval_records_point_at_real_audio(built):
     for path in sorted((built / "miniaudio" / "eval").glob("*.jsonl")):
         records, report = load_eval_records(path, built / "miniaudio")

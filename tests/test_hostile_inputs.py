@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mats_lib.checkpoints import CheckpointError, load_torch_state, read_safetensors
-from mats_lib.encoders.miniclap_heads import HeadsConfig, MiniClapHeads, load_heads, save_heads
+from mats_lib.encoders.miniclap.heads import HeadsConfig, MiniClapHeads, load_heads, save_heads
 from mats_lib.inference import load_trained
 
 

@@ -8,11 +8,11 @@ import torch
 
 from mats_lib.assets import AssetMissingError, list_source_clips
 from mats_lib.encoders import create_encoder
-from mats_lib.encoders.miniclap import FrozenTowers, embed_features, embed_unit_text
-from mats_lib.encoders.miniclap_heads import (FEATURE_DIM, TAG_DIM, HeadsConfig, MiniClapHeads, contrastive_loss,
+from mats_lib.encoders.miniclap.encoder import FrozenTowers, embed_features, embed_unit_text
+from mats_lib.encoders.miniclap.heads import (FEATURE_DIM, TAG_DIM, HeadsConfig, MiniClapHeads, contrastive_loss,
                                               ensemble, file_sha256, load_heads, pool_features, save_heads)
-from mats_lib.encoders.miniclap_pairs import AudioItems, label_groups, training_items
-from mats_lib.encoders.miniclap_train import TextTable, TrainSettings, train_heads
+from mats_lib.encoders.miniclap.pairs import AudioItems, label_groups, training_items
+from mats_lib.encoders.miniclap.training import TextTable, TrainSettings, train_heads
 from mats_lib.paths import data_dir
 from mats_lib.seed import make_generators
 
@@ -215,7 +215,7 @@ def test_training_pairs_never_hold_an_eval_clip(tmp_cache):
 def test_built_heads_were_trained_on_audio_train_clips_only(tmp_path, tmp_cache):
     """The real build path (pairs, fold search, final heads, sidecar) at a small size: `make test` does not
     train the real heads, `make miniclap` does."""
-    from mats_lib.encoders.miniclap_train import build_heads
+    from mats_lib.encoders.miniclap.training import build_heads
 
     clips = _clips()
     path = build_heads(seed=0, out=tmp_path / "heads.safetensors", settings=TrainSettings(mixtures_per_group=2),
@@ -224,7 +224,13 @@ def test_built_heads_were_trained_on_audio_train_clips_only(tmp_path, tmp_cache)
     split = {c["clip_id"]: c["split"] for c in clips}
     assert info["train_clip_ids"] and all(split[c] == "train" for c in info["train_clip_ids"])
     assert info["sha256"] == file_sha256(path)
-    assert info["steps"] in {r["steps"] for r in info["selection"]["table"]}
+    table = info["selection"]["table"]
+    chosen = [r for r in table if (r["steps"], r["w"], r["sigma"]) == (info["steps"], info["default_w"], info["default_sigma"])]
+    assert len(chosen) == 1 and chosen[0]["guard_pass"]  # the guarded rule never picks a setting its gate refuses
+    assert info["selection"]["guard_sources"] and all(n >= 5 for n in info["selection"]["guard_clips"].values())
+    passing = [r for r in table if r["guard_pass"]]
+    assert chosen[0]["score"] >= max(r["score"] for r in passing) - 0.005
+    assert any(r["w"] == 0.0 and r["guard_pass"] for r in table)  # tagclap passes its own gate
 
 
 def test_the_study_switches_encoder_by_one_setting(tmp_path, tmp_cache):

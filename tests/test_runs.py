@@ -80,3 +80,16 @@ def test_clean_runs_removes_everything_derived_from_runs(tmp_path):
     assert not any(p.exists() for p in derived)
     assert not (build / "runs").exists() and not (reports / "eval").exists()
     assert all(p.exists() for p in kept)
+
+
+def test_the_encoder_fingerprint_covers_the_code_that_embeds_and_nothing_that_only_reports():
+    """A moved module must not drop out of the key silently; a report script must not retrain every run."""
+    from mats_lib.provenance import ENCODER_SOURCES, PACKAGE_ROOT
+
+    files = {str(p.relative_to(PACKAGE_ROOT)) for pattern in ENCODER_SOURCES for p in PACKAGE_ROOT.glob(pattern)}
+    for pattern in ENCODER_SOURCES:
+        assert list(PACKAGE_ROOT.glob(pattern)), f"{pattern} matches no file"
+    assert {"encoders/tagclap.py", "encoders/yamnet.py", "encoders/miniclap/encoder.py",
+            "encoders/miniclap/heads.py"} <= files
+    assert not {"encoders/miniclap/training.py", "encoders/miniclap/study.py", "encoders/miniclap/frontier.py",
+                "encoders/miniclap/gate.py"} & files

@@ -25,6 +25,7 @@ from ..assets import assets_dir, list_source_clips
 from ..audio import load_audio
 from ..seed import make_generators
 from .io import write_json, write_jsonl
+from .audiotia import normalise, signature
 from .labels import category, file_label, opensfx_label
 from .scenes import SCENE_RATE, caption, plan_scene, questions, render_scene
 from .synth import SOX_CLASSES, VOICE_CLASSES, make_clip
@@ -124,6 +125,14 @@ def _scenes(root: Path, clips: list[Clip], waves: dict[str, np.ndarray], split: 
     return scenes, records
 
 
+def _without_eval_captions(records: list[dict], eval_captions: list[str]) -> list[dict]:
+    """The audio-train caption records minus those whose caption an eval scene also has (up to case, order, stop
+    words): a one-event scene's caption ("Magic missile is heard.") can recur across splits, and MATS-Audio trained
+    on it would not be zero-shot on that reference. The scene keeps its audio and its other tasks."""
+    exact, near = {normalise(t) for t in eval_captions}, {signature(t) for t in eval_captions}
+    return [r for r in records if normalise(r["output"]) not in exact and signature(r["output"]) not in near]
+
+
 def build_benchmark(root: Path, cfg: BenchmarkConfig) -> dict:
     """Build MiniAudio under ``root`` (the data root). Returns a summary with counts."""
     gens = make_generators(cfg.seed)
@@ -139,11 +148,16 @@ def build_benchmark(root: Path, cfg: BenchmarkConfig) -> dict:
         waves[clip.clip_id] = load_audio(root / clip.clip_id, SCENE_RATE)
         clip.seconds = round(waves[clip.clip_id].shape[0] / SCENE_RATE, 3)
 
-    summary = {"clips": {}, "scenes": {}, "records": {}}
+    summary = {"clips": {}, "scenes": {}, "records": {}, "train_captions_dropped_for_zero_shot": 0}
     all_scenes = []
     for split, count in (("eval", cfg.eval_scenes), ("train", cfg.train_scenes)):
         records = _classification_records(clips, split)
         scenes, scene_records = _scenes(root, clips, waves, split, count, gens.child(f"scenes-{split}").numpy)
+        if split == "train":
+            kept = _without_eval_captions(scene_records["caption_scenes"],
+                                          [s["caption"] for s in all_scenes if s["split"] == "eval"])
+            summary["train_captions_dropped_for_zero_shot"] = len(scene_records["caption_scenes"]) - len(kept)
+            scene_records["caption_scenes"] = kept
         records.update(scene_records)
         all_scenes += scenes
         for task, rows in sorted(records.items()):

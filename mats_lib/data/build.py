@@ -100,6 +100,8 @@ def print_counts(counts: dict) -> None:
     print("MiniAudio scenes:", ", ".join(f"{k}: {v}" for k, v in bench["scenes"].items()))
     for key, n in bench["records"].items():
         print(f"  {key:28s} {n:6d}")
+    if bench.get("train_captions_dropped_for_zero_shot"):
+        print(f"  ({bench['train_captions_dropped_for_zero_shot']} audio-train scene captions dropped: an eval scene has them)")
     print(f"AudioTIA-mini: {corpus['total']} records ({corpus['removed_for_zero_shot']} dropped by the zero-shot filter)")
     for key, n in corpus["records"].items():
         print(f"  {key:28s} {n:6d}")

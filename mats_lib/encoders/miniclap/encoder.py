@@ -1,8 +1,8 @@
 """miniclap: tagclap plus contrastively trained residual heads, score-ensembled with tagclap.
 
 Frozen towers (YAMNet, MiniLM) as in tagclap; small heads trained with symmetric InfoNCE on the
-audio-train split of MiniAudio (``make miniclap``, see ``miniclap_train.py``); at inference
-score = (1-w) cos_tagclap + w cos_heads, one 768-d unit vector per item (``miniclap_heads.ensemble``).
+audio-train split of MiniAudio (``make miniclap``, see ``training.py``); at inference
+score = (1-w) cos_tagclap + w cos_heads, one 768-d unit vector per item (``heads.ensemble``).
 w = 0 gives tagclap's scores exactly; untrained heads give them for any w. With the distance gate (sigma)
 the heads' weight fades for audio far from their training audio, which then gets tagclap's ranking.
 
@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from scipy.special import expit
 
-from ..assets import AssetMissingError
-from ..paths import build_dir
-from .base import l2_normalize
-from .minilm import shared_minilm
-from .miniclap_heads import (FEATURE_DIM, POOLING, TAG_DIM, MiniClapHeads, check_ensemble, ensemble, file_sha256,
+from ...assets import AssetMissingError
+from ...paths import build_dir
+from ..base import l2_normalize
+from ..minilm import shared_minilm
+from .heads import (FEATURE_DIM, POOLING, TAG_DIM, MiniClapHeads, check_ensemble, ensemble, file_sha256,
                              load_heads, pool_features)
-from .tagclap import TagClap, pool_patches
-from .yamnet import shared_yamnet
+from ..tagclap import TagClap, pool_patches
+from ..yamnet import shared_yamnet
 
 
 def default_heads_path(seed: int = 0) -> Path:
@@ -32,7 +32,7 @@ def default_heads_path(seed: int = 0) -> Path:
 
 
 class FrozenTowers(TagClap):
-    """The audio features MiniCLAP's heads read ([n, 2432], see miniclap_heads), through the encoder cache.
+    """The audio features MiniCLAP's heads read ([n, 2432], see heads.py), through the encoder cache.
 
     Not a joint space: ``embed_audio`` returns raw features (not normalised); there is no text side.
     """

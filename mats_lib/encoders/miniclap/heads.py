@@ -175,7 +175,7 @@ def save_heads(heads: MiniClapHeads, path: str | Path, meta: dict) -> str:
 
 def load_heads(path: str | Path) -> tuple[MiniClapHeads, dict]:
     """(heads in eval mode, sidecar dict) from a file written by :func:`save_heads`."""
-    from ..checkpoints import CheckpointError, check_shapes, read_safetensors
+    from ...checkpoints import CheckpointError, check_shapes, read_safetensors
 
     path = Path(path)
     state, metadata = read_safetensors(path, "MiniCLAP heads")

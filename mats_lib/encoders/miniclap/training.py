@@ -1,14 +1,20 @@
-"""Train MiniCLAP's heads and choose its defaults (steps, w) on class-disjoint folds of the audio-train split.
+"""Train MiniCLAP's heads and choose their defaults (steps, w, gate sigma) on the audio-train split only.
 
-    python -m mats_lib.encoders.miniclap_train --seed 0     # `make miniclap`; writes build/miniclap/heads-seed0.*
+    python -m mats_lib.encoders.miniclap.training --seed 0   # `make miniclap`; writes build/miniclap/heads-seed0.*
 
-Rule (fixed here, never looks at the eval split): deal the labels of the audio-train clips into
-``groups`` groups; for each group k train on the other groups' clips and mixtures and validate on group
-k's (labels never seen in that fit). The score of (steps, w) is the mean over folds of
-(zero-shot accuracy of the held-out clips among the held-out labels + audio->text R@5 among the held-out
-mixtures) / 2. The default is the best score; configurations within ``TIE`` of it count as ties, broken
-towards fewer steps, then smaller w (the lighter change to tagclap). The heads are then trained on the
-whole audio-train split for the chosen steps.
+The guarded rule (fixed here; it never reads the eval split):
+
+1. **Score.** Deal the labels of the audio-train clips into ``groups`` groups; for each group k train on the
+   other groups' clips and mixtures and validate on group k's (labels never seen in that fit). The score of
+   (steps, w, sigma) is the mean over folds of (zero-shot accuracy of the held-out clips among the held-out
+   labels + audio->text R@5 among the held-out mixtures) / 2.
+2. **Guard.** For every source with at least ``GUARD_MIN_CLIPS`` audio-train clips, heads trained without
+   that source classify its audio-train clips within their label sets; the setting must pass the
+   out-of-domain gate of ``gate.py`` against tagclap on those clips (paired interval pooled over the held-out
+   clips, and no source losing more than 20% of its clips net).
+3. **Choice.** Among the settings that pass the guard, the best score; settings within ``TIE`` of it count as
+   ties, broken towards the lighter change to tagclap: fewer steps, then smaller w, then a narrower gate.
+   The heads are then trained on the whole audio-train split for the chosen steps.
 """
 from __future__ import annotations
 
@@ -23,20 +29,37 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..paths import REPO_ROOT, data_dir
-from ..retrieval import recall_at_k
-from ..seed import make_generators
-from .base import l2_normalize
-from .minilm import shared_minilm
-from .miniclap import FrozenTowers, default_heads_path, embed_features, embed_unit_text
-from .miniclap_heads import HeadsConfig, MiniClapHeads, contrastive_loss, save_heads
-from .miniclap_pairs import AudioItems, label_groups, training_items, zero_shot_prompt
+from ...paths import REPO_ROOT, data_dir
+from ...retrieval import recall_at_k
+from ...seed import make_generators
+from ..base import l2_normalize
+from ..minilm import shared_minilm
+from .encoder import FrozenTowers, default_heads_path, embed_features, embed_unit_text
+from .gate import RULE as GATE_RULE
+from .gate import loso_gate, within_label_set
+from .heads import HeadsConfig, MiniClapHeads, contrastive_loss, save_heads
+from .pairs import AudioItems, label_groups, training_items, zero_shot_prompt
 
 STEP_GRID = (0, 10, 20, 40, 80, 160, 320)
 W_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+SIGMA_GRID = (0.05, 0.08, 0.12, 0.17, None)  # None: no gate (the heaviest change)
 TIE = 0.005
-RULE = ("mean over class-disjoint folds of (held-out zero-shot accuracy + held-out mixture audio->text R@5) / 2; "
-        f"best, with scores within {TIE} as ties broken towards fewer steps, then smaller w")
+GUARD_MIN_CLIPS = 5
+RULE = ("guarded: best mean over class-disjoint folds of (held-out zero-shot accuracy + held-out mixture audio->text "
+        f"R@5) / 2 among the settings passing the gate on the audio-train clips of every source with >= "
+        f"{GUARD_MIN_CLIPS} of them ({GATE_RULE}); scores within {TIE} tie, broken towards fewer steps, smaller w, "
+        "then a narrower gate")
+
+
+def settings_grid() -> list[tuple[float, float | None]]:
+    """(w, sigma) pairs: the gate scales the heads' block, so it means nothing at w = 0 and needs w < 1."""
+    return [(w, sigma) for w in W_GRID for sigma in SIGMA_GRID
+            if sigma is None or 0.0 < w < 1.0]
+
+
+def lightness(row: dict) -> tuple:
+    """Sort key of the tie-break: fewer steps, smaller w, narrower gate (None, no gate, last)."""
+    return row["steps"], row["w"], float("inf") if row["sigma"] is None else row["sigma"]
 
 
 @dataclass
@@ -130,11 +153,11 @@ def evaluate(heads: MiniClapHeads, text: TextTable, clips: AudioItems, candidate
     return out
 
 
-def select_defaults(items: AudioItems, groups: dict[str, int], text: TextTable, seed: int,
-                    settings: TrainSettings = TrainSettings()) -> dict:
-    """The class-disjoint fold search over STEP_GRID x W_GRID; returns the table and the chosen (steps, w)."""
+def fold_scores(items: AudioItems, groups: dict[str, int], text: TextTable, seed: int,
+                settings: TrainSettings) -> dict[tuple, list[float]]:
+    """(steps, w, sigma) -> the score of each class-disjoint fold."""
     group_of = np.array([groups[labels[0]] for labels in items.labels])
-    scores = {}  # (steps, w) -> [fold scores]
+    scores = {}
     for k in range(settings.groups):
         fit = items.subset(np.flatnonzero(group_of != k).tolist())
         held = items.subset(np.flatnonzero(group_of == k).tolist())
@@ -144,16 +167,68 @@ def select_defaults(items: AudioItems, groups: dict[str, int], text: TextTable, 
 
         def record(step, heads):
             if step in STEP_GRID:
-                for w in W_GRID:
-                    r = evaluate(heads, text, clips, candidates, mixtures, w)
-                    scores.setdefault((step, w), []).append((r["zero_shot"] + r["a2t_R@5"]) / 2)
+                for w, sigma in settings_grid():
+                    r = evaluate(heads, text, clips, candidates, mixtures, w, sigma)
+                    scores.setdefault((step, w, sigma), []).append((r["zero_shot"] + r["a2t_R@5"]) / 2)
 
         train_heads(fit, text, max(STEP_GRID), seed=seed * 1000 + k, settings=settings, on_step=record)
-    table = [{"steps": s, "w": w, "score": float(np.mean(v)), "folds": [round(x, 4) for x in v]}
-             for (s, w), v in sorted(scores.items())]
-    best = max(r["score"] for r in table)
-    chosen = min((r for r in table if r["score"] >= best - TIE), key=lambda r: (r["steps"], r["w"]))
-    return {"table": table, "best_score": best, "steps": chosen["steps"], "w": chosen["w"], "rule": RULE}
+    return scores
+
+
+def guard_sources(items: AudioItems) -> list[str]:
+    """The sources with at least GUARD_MIN_CLIPS audio-train clips: the ones the guard can hold out."""
+    counts: dict[str, int] = {}
+    for kind, sources in zip(items.kind, items.sources):
+        if kind == "clip":
+            counts[sources[0]] = counts.get(sources[0], 0) + 1
+    return sorted(s for s, n in counts.items() if n >= GUARD_MIN_CLIPS)
+
+
+def guard_correctness(items: AudioItems, clips_by_id: dict[str, dict], label_sets: dict[str, list[str]],
+                      text: TextTable, seed: int, settings: TrainSettings) -> tuple[dict, dict]:
+    """Leave each guard source out of the audio-train items: {(steps, w, sigma): {source: [clips] bool}} and
+    {source: labels}, each source's audio-train clips classified within their label sets by heads that never
+    heard that source."""
+    correct, labels = {}, {}
+    for j, source in enumerate(guard_sources(items)):
+        fit = items.subset([i for i, sources in enumerate(items.sources) if source not in sources])
+        held = [i for i, (kind, sources) in enumerate(zip(items.kind, items.sources))
+                if kind == "clip" and sources[0] == source]
+        test, test_clips = items.subset(held), [clips_by_id[items.ids[i]] for i in held]
+        labels[source] = [c["label"] for c in test_clips]
+
+        def record(step, heads, test=test, test_clips=test_clips, source=source):
+            if step in STEP_GRID:
+                for w, sigma in settings_grid():
+                    correct.setdefault((step, w, sigma), {})[source] = within_label_set(
+                        heads, text, test_clips, test, label_sets, w, sigma)
+
+        train_heads(fit, text, max(STEP_GRID), seed=seed * 1000 + 100 + j, settings=settings, on_step=record)
+    return correct, labels
+
+
+def select_defaults(items: AudioItems, groups: dict[str, int], text: TextTable, seed: int,
+                    clips_by_id: dict[str, dict], label_sets: dict[str, list[str]],
+                    settings: TrainSettings = TrainSettings()) -> dict:
+    """The guarded rule of the module docstring; returns the table (score and gate of every setting) and the
+    chosen (steps, w, sigma)."""
+    scores = fold_scores(items, groups, text, seed, settings)
+    correct, labels = guard_correctness(items, clips_by_id, label_sets, text, seed, settings)
+    reference = correct[(0, 0.0, None)]  # w = 0 is tagclap, whatever the heads
+    table = []
+    for (steps, w, sigma), v in sorted(scores.items(), key=lambda kv: lightness(dict(zip(("steps", "w", "sigma"), kv[0])))):
+        gate = loso_gate(correct[(steps, w, sigma)], reference, labels, seed=seed)
+        table.append({"steps": steps, "w": w, "sigma": sigma, "score": float(np.mean(v)),
+                      "folds": [round(x, 4) for x in v], "guard_pass": gate["pass"],
+                      "guard_pooled_delta": gate["pooled_delta"]["value"], "guard_ci95": gate["pooled_delta"]["ci95"],
+                      "guard_worst_source": gate["worst_source"], "guard_worst_net_loss": gate["worst_net_loss"]})
+    passing = [r for r in table if r["guard_pass"]]  # never empty: w = 0 is tagclap and passes its own gate
+    best = max(r["score"] for r in passing)
+    chosen = min((r for r in passing if r["score"] >= best - TIE), key=lightness)
+    unguarded = max(r["score"] for r in table)
+    return {"table": table, "best_score": best, "best_score_unguarded": unguarded, "steps": chosen["steps"],
+            "w": chosen["w"], "sigma": chosen["sigma"], "guard_sources": sorted(labels),
+            "guard_clips": {s: len(v) for s, v in labels.items()}, "rule": RULE}
 
 
 def git_revision() -> str:
@@ -173,11 +248,14 @@ def build_heads(seed: int = 0, out: Path | None = None, settings: TrainSettings 
     groups = label_groups([c["label"] for c in clips], settings.groups, gens.child("label-groups").numpy)
     towers = FrozenTowers(progress=False)  # the mixture chunks show their own progress
     items = training_items(root, clips, groups, settings.mixtures_per_group, gens, towers)
+    label_sets = {k[4:]: v["labels"] for k, v in json.loads((root / "labels.json").read_text()).items()
+                  if k.startswith("cls_")}
     text = TextTable([c for caps in items.captions for c in caps]
-                     + [zero_shot_prompt(c["label"]) for c in clips])
-    selection = select_defaults(items, groups, text, seed, settings)
+                     + [zero_shot_prompt(l) for ls in label_sets.values() for l in ls])
+    selection = select_defaults(items, groups, text, seed, {c["clip_id"]: c for c in clips}, label_sets, settings)
     heads = train_heads(items, text, selection["steps"], seed=seed, settings=settings, heads_config=heads_config)
-    meta = {"seed": seed, "steps": selection["steps"], "default_w": selection["w"], "train_settings": asdict(settings),
+    meta = {"seed": seed, "steps": selection["steps"], "default_w": selection["w"], "default_sigma": selection["sigma"],
+            "train_settings": asdict(settings),
             "selection": selection, "label_groups": groups,
             "pairs": {"clips": sum(k == "clip" for k in items.kind), "mixtures": sum(k == "mixture" for k in items.kind)},
             "train_clip_ids": sorted({m for ms in items.members for m in ms}),
@@ -196,7 +274,9 @@ def main() -> None:
     info = json.loads(path.with_suffix(".json").read_text())
     print(f"miniclap heads: {path} (sha256 {info['sha256'][:16]})")
     print(f"  pairs: {info['pairs']['clips']} clips + {info['pairs']['mixtures']} mixtures; "
-          f"chosen steps {info['steps']}, w {info['default_w']} (fold score {info['selection']['best_score']:.3f})")
+          f"chosen steps {info['steps']}, w {info['default_w']}, gate sigma {info['default_sigma']} "
+          f"(fold score {info['selection']['best_score']:.3f}; best without the guard "
+          f"{info['selection']['best_score_unguarded']:.3f})")
     print(f"  {time.perf_counter() - start:.0f} s on {platform.processor() or platform.machine()}")
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..audio import load_audio
-from ..data.labels import noun_phrase
-from ..data.scenes import SCENE_RATE, caption, plan_scene, render_scene
+from ...audio import load_audio
+from ...data.labels import noun_phrase
+from ...data.scenes import SCENE_RATE, caption, plan_scene, render_scene
 
 CLIP_TEMPLATES = ("the sound of {}", "{} is heard", "{} can be heard", "{}")
 ZERO_SHOT_PROMPT = "the sound of {}"  # class prompt of every zero-shot evaluation (both encoders)

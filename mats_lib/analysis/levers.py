@@ -1,0 +1,163 @@
+"""Transfer levers: what a training recipe does to the audio column of a text-only model (docs/transfer_levers.md).
+
+A *lever* is a label and the training overrides that make it (``noise0.015=data.noise_variance:0.015``; the
+first lever is the reference, normally today's recipe with no override). For each encoder and lever the
+text-only runs of the given training seeds are trained when missing (the code of ``make train``; a finished
+run whose key matches is reused) and evaluated, on the classification tasks of the eval part, under the
+noise-trained model's plain transfer (``noise``, CapDec) and Santa. Reported per lever, on the same items:
+
+- pooled balanced accuracy (the unweighted mean over tasks) with its hierarchical interval, and per task;
+- paired differences against the constant (majority) answer and against the reference lever, with verdicts;
+- the encoder's own zero-shot on the same items (each clip's audio embedding against "the sound of <label>"
+  for the labels of its task, no LLM) and the *transfer efficiency*: the model's pooled balanced accuracy over
+  the encoder's, i.e. how much of what the CLAP knows reaches the answer.
+
+    table = lever_table("mini", ["tagclap"], [0], [parse_lever("today"), parse_lever("n=data.noise_variance:0.015")])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import yaml
+
+from ..baselines import constant_answer_items
+from ..config import load_config, resolve_path
+from ..data.tasks import get_task
+from ..encoders import encoder_from_config
+from ..evaluation import task_records
+from ..stats import TaskScores, bootstrap, paired_difference
+from .transfer_table import ensure_run, evaluate_conditions, run_config, task_scores
+
+TRANSFERS = ("noise", "santa")
+
+
+@dataclass(frozen=True)
+class Lever:
+    label: str
+    overrides: dict
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the preset as is"
+
+
+def parse_lever(text: str) -> Lever:
+    """'label' (no override) or 'label=key:value[,key:value...]'; values are YAML scalars (0.015, 750, auto)."""
+    label, _, spec = text.partition("=")
+    if not label:
+        raise ValueError(f"lever {text!r}: give a label, e.g. noise0.015=data.noise_variance:0.015")
+    overrides = {}
+    for item in filter(None, spec.split(",")):
+        key, sep, value = item.partition(":")
+        if not sep or not key:
+            raise ValueError(f"lever {text!r}: {item!r} is not key:value")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return Lever(label, overrides)
+
+
+def classification_tasks(cfg) -> list[str]:
+    return [t for t in cfg.eval.tasks if get_task(t).kind == "classification"]
+
+
+def encoder_zero_shot(cfg, tasks: list[str], n_seeds: int) -> dict[str, TaskScores]:
+    """Per task, [items] correctness of the run's encoder alone on the evaluation's items: the audio embedding's
+    nearest label prompt among the task's labels."""
+    import json
+
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    labels = json.loads((root / "labels.json").read_text())
+    encoder = encoder_from_config(cfg.encoder, progress=False)
+    out = {}
+    for task in tasks:
+        records = task_records(root, task, cfg)
+        names = labels[task]["labels"]
+        audio = encoder.embed_audio([root / r["audio_id"] for r in records])
+        prompts = encoder.embed_text([f"the sound of {n.lower()}" for n in names])
+        predicted = np.asarray(names)[(audio @ prompts.T).argmax(1)]
+        references = [r["output"] for r in records]
+        out[task] = TaskScores(np.tile((predicted == np.asarray(references)).astype(float), (n_seeds, 1)), references)
+    return out
+
+
+def lever_scores(preset: str, encoder: str, seeds: list[int], lever: Lever, *, train_missing: bool = True,
+                 progress: bool = True, **evaluate_kw) -> tuple[dict, dict]:
+    """({transfer: {task: TaskScores}}, {transfer: {seed: {task: [part keys]}}}) for one lever."""
+    base = run_config(preset, encoder, seeds[0], "text", lever.overrides)
+    tasks = classification_tasks(base)
+    for seed in seeds:
+        ensure_run(run_config(preset, encoder, seed, "text", lever.overrides), "text", train_missing, progress)
+    overrides = {**lever.overrides, "eval.tasks": tasks}
+    results, _ = evaluate_conditions(preset, encoder, seeds, list(TRANSFERS), overrides=overrides, progress=progress,
+                                     **evaluate_kw)
+    scores = {c: {t: task_scores(results[c], t) for t in tasks} for c in TRANSFERS}
+    keys = {c: {str(s): {t: [p["key"] for p in results[c][s][t]] for t in tasks} for s in seeds} for c in TRANSFERS}
+    return scores, keys
+
+
+def _per_task(scores: dict[str, TaskScores]) -> dict[str, float]:
+    return {t: bootstrap({t: s}, resamples=10).value for t, s in scores.items()}
+
+
+def encoder_levers(preset: str, encoder: str, seeds: list[int], levers: list[Lever], *, resamples: int | None = None,
+                   **kw) -> dict:
+    cfg = load_config(preset, {"encoder.name": encoder})
+    resamples = resamples or cfg.eval.bootstrap_resamples
+    tasks = classification_tasks(cfg)
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    references = {t: [r["output"] for r in task_records(root, t, cfg)] for t in tasks}
+    constant = {t: TaskScores(np.tile(constant_answer_items(refs), (len(seeds), 1)), refs) for t, refs in references.items()}
+    zero_shot = encoder_zero_shot(cfg, tasks, len(seeds))
+    ceiling = bootstrap(zero_shot, resamples=resamples).as_dict()
+    out = {"encoder": encoder, "constant": bootstrap(constant, resamples=resamples).as_dict(),
+           "encoder_zero_shot": {"pooled": ceiling, "per_task": _per_task(zero_shot)}, "levers": {}}
+    reference = None
+    for lever in levers:
+        scores, keys = lever_scores(preset, encoder, seeds, lever, **kw)
+        reference = reference or scores
+        row = {"overrides": lever.overrides, "keys": keys}
+        for transfer, per_task in scores.items():
+            pooled = bootstrap(per_task, resamples=resamples).as_dict()
+            row[transfer] = {
+                "pooled": pooled, "per_task": _per_task(per_task),
+                "versus_constant": paired_difference(per_task, constant, resamples=resamples).as_dict(),
+                "versus_reference": paired_difference(per_task, reference[transfer], resamples=resamples).as_dict(),
+                "versus_encoder": paired_difference(per_task, zero_shot, resamples=resamples).as_dict(),
+                "efficiency": pooled["value"] / ceiling["value"] if ceiling["value"] > 0 else None}
+        out["levers"][lever.label] = row
+    return out
+
+
+def lever_table(preset: str, encoders: list[str], seeds: list[int], levers: list[Lever], *, command: str = "",
+                **kw) -> dict:
+    if not levers:
+        raise ValueError("give at least one lever (the first is the reference)")
+    return {"preset": preset, "command": command, "seeds": seeds, "reference": levers[0].label,
+            "levers": {l.label: l.describe() for l in levers},
+            "encoders": {e: encoder_levers(preset, e, seeds, levers, **kw) for e in encoders}}
+
+
+def _cell(d: dict, signed: bool = False) -> str:
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f"{f.format(d['value'])} [{f.format(d['ci95'][0])}, {f.format(d['ci95'][1])}]"
+
+
+def to_markdown(table: dict) -> str:
+    lines = [f"# Transfer levers ({table['preset']} preset)", "",
+             f"Command: `{table['command']}`. Training seeds {table['seeds']}; classification tasks of the eval part; "
+             f"pooled balanced accuracy [95% interval]; differences are paired on the same items (hierarchical "
+             f"bootstrap over training seeds, then items). Reference lever: `{table['reference']}`.", ""]
+    for encoder, t in table["encoders"].items():
+        lines += [f"## {encoder}", "",
+                  f"Constant answer: {_cell(t['constant'])}; the encoder's own zero-shot on the same items: "
+                  f"{_cell(t['encoder_zero_shot']['pooled'])}.", "",
+                  "| lever | settings | transfer | pooled bal. acc. | vs constant | vs reference | efficiency |",
+                  "|---|---|---|---|---|---|---|"]
+        for label, row in t["levers"].items():
+            for transfer in TRANSFERS:
+                r = row[transfer]
+                eff = "-" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
+                lines.append(f"| {label} | {table['levers'][label]} | {transfer} | {_cell(r['pooled'])} | "
+                             f"{_cell(r['versus_constant'], True)} {r['versus_constant']['verdict']} | "
+                             f"{_cell(r['versus_reference'], True)} {r['versus_reference']['verdict']} | {eff} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,36 @@
+"""Transfer levers on the smoke preset: missing runs are trained, each lever is compared on the same items."""
+import pytest
+
+from mats_lib.analysis.levers import TRANSFERS, lever_table, parse_lever, to_markdown
+
+
+def test_parse_lever():
+    assert parse_lever("today").overrides == {}
+    lever = parse_lever("long=train.max_steps:750,data.noise_variance:0.015")
+    assert lever.label == "long" and lever.overrides == {"train.max_steps": 750, "data.noise_variance": 0.015}
+    assert parse_lever("n=data.noise_variance:auto").overrides == {"data.noise_variance": "auto"}
+    for bad in ("=data.noise_variance:0.1", "x=data.noise_variance"):
+        with pytest.raises(ValueError, match="lever"):
+            parse_lever(bad)
+
+
+def test_levers_train_what_is_missing_and_pair_against_the_reference(tmp_path, monkeypatch):
+    monkeypatch.setenv("MATS_CACHE_DIR", str(tmp_path / "cache"))
+    common = f"train.output_dir:{tmp_path / 'runs'},tracking.enabled:false,train.max_steps:2"
+    levers = [parse_lever(f"today={common}"), parse_lever(f"more_noise={common},data.noise_variance:0.05")]
+    table = lever_table("smoke", ["tagclap"], [0, 1], levers, out_root=tmp_path / "eval", progress=False)
+    t = table["encoders"]["tagclap"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
+        [f"smoke-text-tagclap-seed{s}{extra}-max_steps=2" for s in (0, 1) for extra in ("", "-noise_variance=0.05")])
+    for transfer in TRANSFERS:
+        today, more = t["levers"]["today"][transfer], t["levers"]["more_noise"][transfer]
+        # the reference against itself is exactly zero; the other lever is compared on the same items
+        assert today["versus_reference"]["value"] == 0 and today["versus_reference"]["ci95"] == [0, 0]
+        assert more["versus_reference"]["items"] == today["versus_reference"]["items"] == {"cls_animals": 6, "cls_vocal": 6}
+        assert more["versus_reference"]["training_seeds"] == 2
+        assert set(more["per_task"]) == {"cls_animals", "cls_vocal"}
+        assert more["efficiency"] == pytest.approx(more["pooled"]["value"] / t["encoder_zero_shot"]["pooled"]["value"])
+        assert set(t["levers"]["more_noise"]["keys"][transfer]["1"]) == {"cls_animals", "cls_vocal"}
+    assert 0 <= t["encoder_zero_shot"]["pooled"]["value"] <= 1
+    text = to_markdown(table)
+    assert "| more_noise |" in text and "data.noise_variance=0.05" in text
