@@ -27,7 +27,7 @@ from ..data.tasks import get_task
 from ..encoders import encoder_from_config
 from ..evaluation import task_records
 from ..stats import TaskScores, bootstrap, paired_difference
-from .transfer_table import ensure_run, evaluate_conditions, run_config, task_scores
+from .transfer_table import evaluate_conditions, find_run, run_config, task_scores
 
 TRANSFERS = ("noise", "santa")
 
@@ -85,7 +85,13 @@ def lever_scores(preset: str, encoder: str, seeds: list[int], lever: Lever, *, t
     base = run_config(preset, encoder, seeds[0], "text", lever.overrides)
     tasks = classification_tasks(base)
     for seed in seeds:
-        ensure_run(run_config(preset, encoder, seed, "text", lever.overrides), "text", train_missing, progress)
+        cfg = run_config(preset, encoder, seed, "text", lever.overrides)
+        if train_missing:  # reuses a finished run whose key matches, sets a stale one aside and trains again
+            from ..training import train
+
+            train(cfg, progress=progress)
+        else:
+            find_run(cfg, "text")
     overrides = {**lever.overrides, "eval.tasks": tasks}
     results, _ = evaluate_conditions(preset, encoder, seeds, list(TRANSFERS), overrides=overrides, progress=progress,
                                      **evaluate_kw)
