@@ -8,7 +8,7 @@ The guarded rule (fixed here; it never reads the eval split):
    other groups' clips and mixtures and validate on group k's (labels never seen in that fit). The score of
    (steps, w, sigma) is the mean over folds of (zero-shot accuracy of the held-out clips among the held-out
    labels + audio->text R@5 among the held-out mixtures) / 2.
-2. **Guard.** For every source with at least ``GUARD_MIN_CLIPS`` audio-train clips, heads trained without
+2. **Guard.** For every source with at least ``guard_min_clips`` (5) audio-train clips, heads trained without
    that source classify its audio-train clips within their label sets; the setting must pass the
    out-of-domain gate of ``gate.py`` against tagclap on those clips (paired interval pooled over the held-out
    clips, and no source losing more than 20% of its clips net).
@@ -44,11 +44,13 @@ STEP_GRID = (0, 10, 20, 40, 80, 160, 320)
 W_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 SIGMA_GRID = (0.05, 0.08, 0.12, 0.17, None)  # None: no gate (the heaviest change)
 TIE = 0.005
-GUARD_MIN_CLIPS = 5
-RULE = ("guarded: best mean over class-disjoint folds of (held-out zero-shot accuracy + held-out mixture audio->text "
-        f"R@5) / 2 among the settings passing the gate on the audio-train clips of every source with >= "
-        f"{GUARD_MIN_CLIPS} of them ({GATE_RULE}); scores within {TIE} tie, broken towards fewer steps, smaller w, "
-        "then a narrower gate")
+
+
+def rule(settings: "TrainSettings") -> str:
+    return ("guarded: best mean over class-disjoint folds of (held-out zero-shot accuracy + held-out mixture "
+            f"audio->text R@5) / 2 among the settings passing the gate on the audio-train clips of every source with "
+            f">= {settings.guard_min_clips} of them ({GATE_RULE}); scores within {TIE} tie, broken towards fewer "
+            "steps, smaller w, then a narrower gate")
 
 
 def settings_grid() -> list[tuple[float, float | None]]:
@@ -77,6 +79,9 @@ class TrainSettings:
     """Class-disjoint label groups: folds of the selection; every mixture stays within one group."""
     mixtures_per_group: int = 700
     """Training mixtures per group (2,100 in all, ~100 s of YAMNet on one core)."""
+    guard_min_clips: int = 5
+    """The selection's guard holds out each source with at least this many audio-train clips (fewer cannot
+    show a loss: the per-source cap is 20% of its clips)."""
 
 
 class TextTable:
@@ -175,13 +180,13 @@ def fold_scores(items: AudioItems, groups: dict[str, int], text: TextTable, seed
     return scores
 
 
-def guard_sources(items: AudioItems) -> list[str]:
-    """The sources with at least GUARD_MIN_CLIPS audio-train clips: the ones the guard can hold out."""
+def guard_sources(items: AudioItems, min_clips: int) -> list[str]:
+    """The sources with at least ``min_clips`` audio-train clips: the ones the guard holds out."""
     counts: dict[str, int] = {}
     for kind, sources in zip(items.kind, items.sources):
         if kind == "clip":
             counts[sources[0]] = counts.get(sources[0], 0) + 1
-    return sorted(s for s, n in counts.items() if n >= GUARD_MIN_CLIPS)
+    return sorted(s for s, n in counts.items() if n >= min_clips)
 
 
 def guard_correctness(items: AudioItems, clips_by_id: dict[str, dict], label_sets: dict[str, list[str]],
@@ -190,7 +195,7 @@ def guard_correctness(items: AudioItems, clips_by_id: dict[str, dict], label_set
     {source: labels}, each source's audio-train clips classified within their label sets by heads that never
     heard that source."""
     correct, labels = {}, {}
-    for j, source in enumerate(guard_sources(items)):
+    for j, source in enumerate(guard_sources(items, settings.guard_min_clips)):
         fit = items.subset([i for i, sources in enumerate(items.sources) if source not in sources])
         held = [i for i, (kind, sources) in enumerate(zip(items.kind, items.sources))
                 if kind == "clip" and sources[0] == source]
@@ -228,7 +233,7 @@ def select_defaults(items: AudioItems, groups: dict[str, int], text: TextTable, 
     unguarded = max(r["score"] for r in table)
     return {"table": table, "best_score": best, "best_score_unguarded": unguarded, "steps": chosen["steps"],
             "w": chosen["w"], "sigma": chosen["sigma"], "guard_sources": sorted(labels),
-            "guard_clips": {s: len(v) for s, v in labels.items()}, "rule": RULE}
+            "guard_clips": {s: len(v) for s, v in labels.items()}, "rule": rule(settings)}
 
 
 def git_revision() -> str:
@@ -268,9 +273,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--guard-min-clips", type=int, default=TrainSettings.guard_min_clips,
+                        help="hold out in the guard every source with at least this many audio-train clips")
     args = parser.parse_args()
     start = time.perf_counter()
-    path = build_heads(args.seed, args.out)
+    path = build_heads(args.seed, args.out, TrainSettings(guard_min_clips=args.guard_min_clips))
     info = json.loads(path.with_suffix(".json").read_text())
     print(f"miniclap heads: {path} (sha256 {info['sha256'][:16]})")
     print(f"  pairs: {info['pairs']['clips']} clips + {info['pairs']['mixtures']} mixtures; "
