@@ -9,6 +9,7 @@ aside and trains again, and evaluation refuses it with a message.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -39,8 +40,13 @@ def _flat(settings: dict, prefix: str = "") -> dict:
 
 
 def _short(value) -> str:
+    """A folder-safe rendering of a setting; a path shows its file stem, and a long value keeps a hash of the
+    whole so that two values sharing a prefix never share a folder."""
     text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    return "".join(c if c.isalnum() or c in "._+" else "_" for c in text)[:24]
+    if isinstance(value, str) and "/" in value:
+        text = Path(value).stem
+    safe = "".join(c if c.isalnum() or c in "._+" else "_" for c in text)
+    return safe if len(safe) <= 24 else f"{safe[:15]}~{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def run_name(cfg: Config) -> str:

@@ -90,3 +90,20 @@ def test_same_seed_same_bytes(tmp_path):
     build_all(seed=4, root=tmp_path / "c", verbose=False, benchmark=BenchmarkConfig(seed=4, **small),
               corpus_options=options)
     assert json.loads(manifest_a)["files"] != json.loads((tmp_path / "c" / "manifest.json").read_text())["files"]
+
+
+def test_a_scaled_corpus_variant_points_at_the_same_files_with_scaled_ratios(tmp_path):
+    from mats_lib.data.variants import scaled_manifest
+
+    manifest = tmp_path / "sources.json"
+    manifest.write_text(json.dumps({"a": {"file": "a.jsonl", "ratio": 40, "task": "a"},
+                                    "b": {"file": "b.jsonl", "ratio": 50, "task": "b"}}))
+    out = scaled_manifest(manifest, {"b": 3})
+    assert out.name == "sources-b_x3.json"
+    variant = json.loads(out.read_text())
+    assert variant["a"] == {"file": "a.jsonl", "ratio": 40, "task": "a"} and variant["b"]["ratio"] == 150
+    assert variant["b"]["file"] == "b.jsonl"
+    with pytest.raises(KeyError, match="no source"):
+        scaled_manifest(manifest, {"c": 2})
+    with pytest.raises(ValueError, match="positive"):
+        scaled_manifest(manifest, {"a": 0})

@@ -16,6 +16,10 @@ def test_runs_that_differ_from_the_preset_get_their_own_folders():
               {"encoder.name": "miniclap"})}
     assert len(names) == 6 and "mini-text-tagclap-seed0" in names
     assert "mini-text-tagclap-seed0-noise_variance=0.0" in names
+    # two corpus variants sharing a long prefix get two folders, named by their file stems
+    a, b = (run_name(load_config("mini", {"data.corpus": f"build/data/audiotia_mini/sources-tia_class_description_x{k}.json"}))
+            for k in (3, 5))
+    assert a != b and "corpus=sources_tia_cla~" in a
     # inference settings are not training settings: same run
     assert run_name(load_config("mini", {"santa.lam": 0.9, "decoding.num_beams": 4})) == "mini-text-tagclap-seed0"
 
