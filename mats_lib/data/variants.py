@@ -1,21 +1,23 @@
-"""Corpus variants for the transfer levers: the same record files under another mixture of sources.
+"""Corpus variants for the transfer levers: another mixture of the sources, or the corpus without some labels.
 
     python -m mats_lib.data.variants scale build/data/audiotia_mini/sources.json tia_class_description=3
-    # -> build/data/audiotia_mini/sources-tia_class_description_x3.json; train on it with
-    #    --set data.corpus=build/data/audiotia_mini/sources-tia_class_description_x3.json
+    # -> build/data/audiotia_mini/sources-tia_class_description_x3.json (the same files, scaled ratios)
+    python -m mats_lib.data.variants hold-out build/data/audiotia_mini/sources.json build/data/miniaudio/labels.json cls_synth
+    # -> build/data/audiotia_mini/without-cls_synth/sources.json (no record naming a label of cls_synth)
 
-A variant is a manifest beside the original, pointing at the original JSONL files with scaled sampling
-ratios (the per-step source draw of ``sampling.py``). The run's data fingerprint covers the manifest and the
-files, so a variant trains into its own keyed run. `make data` rebuilds the corpus folder and removes variants:
-write them again after a rebuild.
+Train on a variant with ``--set data.corpus=<its manifest>``. The run's data fingerprint covers the manifest and
+the files, so a variant trains into its own keyed run. `make data` rebuilds the corpus folder and removes the
+variants: write them again after a rebuild (the same command gives the same bytes).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
-from .io import write_json
+from .io import write_json, write_jsonl
+from .records import load_train_records
 
 
 def scaled_manifest(manifest: str | Path, factors: dict[str, float]) -> Path:
@@ -38,6 +40,33 @@ def scaled_manifest(manifest: str | Path, factors: dict[str, float]) -> Path:
     return out
 
 
+def mentions(text: str, labels: list[str]) -> bool:
+    """Whether ``text`` names one of ``labels`` as a whole phrase (case-insensitive; plural -s allowed)."""
+    return any(re.search(rf"\b{re.escape(label.lower())}s?\b", text.lower()) for label in labels)
+
+
+def held_out_corpus(manifest: str | Path, labels_json: str | Path, label_set: str) -> Path:
+    """Write ``without-<label_set>/`` beside ``manifest``: every source's records minus those whose caption, output
+    or instruction names a label of ``label_set`` (the run then never read those label texts), and its
+    manifest with the counts. Returns the manifest's path."""
+    manifest, labels_json = Path(manifest), Path(labels_json)
+    label_sets = json.loads(labels_json.read_text())
+    if label_set not in label_sets:
+        raise KeyError(f"{labels_json}: no label set {label_set!r}; label sets: {sorted(label_sets)}")
+    labels = label_sets[label_set]["labels"]
+    out = manifest.parent / f"without-{label_set}"
+    out.mkdir(parents=True, exist_ok=True)
+    sources = json.loads(manifest.read_text())
+    variant = {}
+    for name, info in sorted(sources.items()):
+        records, _ = load_train_records(manifest.parent / info["file"])
+        kept = [r for r in records if not any(mentions(r.get(k) or "", labels) for k in ("caption", "output", "instruction"))]
+        write_jsonl(out / info["file"], kept)
+        variant[name] = {**info, "records": len(kept), "removed_for_held_out_labels": len(records) - len(kept)}
+    write_json(out / "sources.json", variant)
+    return out / "sources.json"
+
+
 def _factor(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     if not sep:
@@ -51,8 +80,17 @@ def main() -> None:
     scale = sub.add_parser("scale", help="scale the sampling ratios of some sources")
     scale.add_argument("manifest", type=Path)
     scale.add_argument("factors", nargs="+", type=_factor, help="source=factor")
+    hold = sub.add_parser("hold-out", help="drop every record naming a label of one label set")
+    hold.add_argument("manifest", type=Path)
+    hold.add_argument("labels_json", type=Path)
+    hold.add_argument("label_set")
     args = parser.parse_args()
-    print(scaled_manifest(args.manifest, dict(args.factors)))
+    if args.command == "scale":
+        print(scaled_manifest(args.manifest, dict(args.factors)))
+    else:
+        path = held_out_corpus(args.manifest, args.labels_json, args.label_set)
+        removed = sum(v["removed_for_held_out_labels"] for v in json.loads(path.read_text()).values())
+        print(f"{path} ({removed} records naming a label of {args.label_set} removed)")
 
 
 if __name__ == "__main__":
