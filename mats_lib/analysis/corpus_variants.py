@@ -1,8 +1,8 @@
 """Corpus variants for the transfer levers: another mixture of the sources, or the corpus without some labels.
 
-    python -m mats_lib.data.variants scale build/data/audiotia_mini/sources.json tia_class_description=3
+    python -m mats_lib.analysis.corpus_variants scale build/data/audiotia_mini/sources.json tia_class_description=3
     # -> build/data/audiotia_mini/sources-tia_class_description_x3.json (the same files, scaled ratios)
-    python -m mats_lib.data.variants hold-out build/data/audiotia_mini/sources.json build/data/miniaudio/labels.json cls_synth
+    python -m mats_lib.analysis.corpus_variants hold-out build/data/audiotia_mini/sources.json build/data/miniaudio/labels.json cls_synth
     # -> build/data/audiotia_mini/without-cls_synth/sources.json (no record naming a label of cls_synth)
 
 Train on a variant with ``--set data.corpus=<its manifest>``. The run's data fingerprint covers the manifest and
@@ -16,8 +16,8 @@ import json
 import re
 from pathlib import Path
 
-from .io import write_json, write_jsonl
-from .records import load_train_records
+from ..data.io import write_json, write_jsonl
+from ..data.records import load_train_records
 
 
 def scaled_manifest(manifest: str | Path, factors: dict[str, float]) -> Path:
