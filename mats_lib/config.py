@@ -163,6 +163,10 @@ class EvalConfig:
     tasks: list[str] = field(default_factory=lambda: ["cls_opensfx", "cls_wesnoth", "cls_animals", "cls_desktop",
                                                       "cls_synth", "cls_vocal", "caption_scenes", "qa_scenes"])
     """Benchmark tasks (eval-part JSONL files under the data root)."""
+    data_root: Optional[str] = None
+    """The data root the tasks are read from: None is the run's own ``data.audio_root`` (MiniAudio); a paper
+    benchmark is a root written by ``mats_lib.benchmarks.prepare`` (``python -m mats_lib.evaluate RUN --benchmark
+    NAME --root PATH`` sets it)."""
     seeds: list[int] = field(default_factory=lambda: [0, 1])
     """Evaluation seeds: the test-time draws (noise, Santa's noise) of stochastic transfers; deterministic
     transfers are evaluated once."""

@@ -1,7 +1,12 @@
-"""Command line: evaluate a trained run under modality transfers on the MiniAudio eval part.
+"""Command line: evaluate a trained run under modality transfers, on the MiniAudio eval part or a paper benchmark.
 
     python -m mats_lib.evaluate build/runs/mini-text-tagclap-seed0
     python -m mats_lib.evaluate RUN --set eval.tasks=[caption_scenes] --set eval.max_items=20 --set santa.lam=0.5
+    python -m mats_lib.evaluate RUN --benchmark esc50 --root /data/ESC-50-master     # every item, by default
+
+A benchmark is read from its published layout (``mats_lib.benchmarks``), prepared under build/benchmarks/<name>/
+and evaluated on all its items unless ``--set eval.max_items=N``; MMAU and AIR-Bench predictions are also written
+in their own scorers' input formats beside the part (AIR-Bench's GPT-4 judge is not run here).
 
 Settings are the run's own config (its santa / eval / decoding sections) with ``--set`` overrides, validated
 like every config. Parts go to reports/eval/<run name>/<transfer>/<task>/<key>/ and to MLflow (experiment
@@ -49,9 +54,22 @@ def main(argv: list[str] | None = None) -> None:
                         help="override, e.g. santa.lam=0.5, eval.max_items=20, decoding.num_beams=4")
     parser.add_argument("--out", default=None, help="default reports/eval/<run name>")
     parser.add_argument("--no-tracking", action="store_true")
+    parser.add_argument("--benchmark", default=None, help="a paper benchmark by name (needs --root)")
+    parser.add_argument("--root", default=None, help="the benchmark's folder as distributed")
     args = parser.parse_args(argv)
-    cfg = evaluation_config(args.run, parse_overrides(args.set))
-    name = Path(args.run).name
+    overrides = parse_overrides(args.set)
+    bench = None
+    if args.benchmark or args.root:
+        if not (args.benchmark and args.root):
+            parser.error("--benchmark and --root go together")
+        from .benchmarks import get_benchmark, prepare
+
+        bench = get_benchmark(args.benchmark)
+        prepared = prepare(bench.name, args.root)
+        overrides = {"eval.tasks": [bench.task], "eval.data_root": str(prepared), "eval.max_items": None, **overrides}
+        print(f"{bench.name}: {prepared} ({bench.split}; metric: {bench.metric})")
+    cfg = evaluation_config(args.run, overrides)
+    name = Path(args.run).name + (f"-{bench.name}" if bench else "")
     out = Path(args.out) if args.out else eval_dir() / name
     if args.no_tracking or not cfg.tracking.enabled:
         results = evaluate_run(args.run, cfg, out)
@@ -60,6 +78,29 @@ def main(argv: list[str] | None = None) -> None:
         with EvalTracker("mats-eval", f"eval-{name}", {"run": args.run, **params}) as tracker:
             results = evaluate_run(args.run, cfg, out, tracker=tracker)
     print_results(results)
+    if bench is not None and bench.official_format:
+        for path in write_official(bench, cfg, results, out):
+            print(f"{bench.name} predictions in {bench.official_format}'s own format: {path}")
+
+
+def write_official(bench, cfg: Config, results: dict, out: Path) -> list[Path]:
+    """Each finished part's predictions in the benchmark's own scorer format, beside the part."""
+    import json
+
+    from .benchmarks.outputs import WRITERS
+    from .data.records import load_eval_records
+
+    writer, filename = WRITERS[bench.official_format]
+    root = Path(cfg.eval.data_root)
+    rows = [json.loads(line) for line in (root / "eval" / f"{bench.task}.jsonl").read_text().splitlines() if line]
+    load_eval_records(root / "eval" / f"{bench.task}.jsonl", root)  # validated as the runner read them
+    written = []
+    for transfer, tasks in results.items():
+        for part in tasks.get(bench.task, []):
+            folder = out / transfer / bench.task / part["key"]  # the runner's part folder
+            predictions = [json.loads(l) for l in (folder / "predictions.jsonl").read_text().splitlines() if l]
+            written.append(writer(rows, predictions, folder / filename))
+    return written
 
 
 if __name__ == "__main__":
