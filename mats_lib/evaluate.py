@@ -43,7 +43,8 @@ def print_results(results: dict) -> None:
         for task, parts in tasks.items():
             for m in parts:
                 extra = f" (accuracy {m['accuracy']:.3f}, majority {m['majority_rate']:.3f})" if "accuracy" in m else ""
-                print(f"{transfer:10s} seed {m['eval_seed']} {task:16s} {m['metric']:17s} {m['value']:.3f}{extra} "
+                value = "-" if m["value"] is None else f"{m['value']:.3f}"
+                print(f"{transfer:10s} seed {m['eval_seed']} {task:16s} {m['metric']:17s} {value}{extra} "
                       f"n={m['n']} key={m['key']}")
 
 
