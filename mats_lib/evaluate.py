@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-tracking", action="store_true")
     parser.add_argument("--benchmark", default=None, help="a paper benchmark by name (needs --root)")
     parser.add_argument("--root", default=None, help="the benchmark's folder as distributed")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="evaluate the clips present when the metadata lists some that are not on disk")
     args = parser.parse_args(argv)
     overrides = parse_overrides(args.set)
     bench = None
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         from .benchmarks import get_benchmark, prepare
 
         bench = get_benchmark(args.benchmark)
-        prepared = prepare(bench.name, args.root)
+        prepared = prepare(bench.name, args.root, allow_missing=args.allow_missing)
         overrides = {"eval.tasks": [bench.task], "eval.data_root": str(prepared), "eval.max_items": None, **overrides}
         print(f"{bench.name}: {prepared} ({bench.split}; metric: {bench.metric})")
     cfg = evaluation_config(args.run, overrides)

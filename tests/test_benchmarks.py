@@ -240,3 +240,30 @@ def test_prepare_writes_a_data_root_the_runner_reads(tmp_path):
     info = json.loads((out / "prepared.json").read_text())
     assert info["records"] == 2 and info["missing"] == 0
     assert prepare("esc50", tmp_path / "ESC", tmp_path / "prepared") == out  # again: same link, same files
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_each_layout_is_read_and_prepared(tmp_path, name):
+    from tests.benchmark_layouts import LAYOUTS
+
+    wav(tmp_path, "a.wav")
+    wav(tmp_path, "b.wav")
+    LAYOUTS[name](tmp_path / "root", [tmp_path / "a.wav", tmp_path / "b.wav"])
+    records, missing = BENCHMARKS[name].reader(tmp_path / "root")
+    assert len(records) == 2 and not missing
+    assert all(r["task"] == BENCHMARKS[name].task and r["instruction"] for r in records)
+    out = prepare(name, tmp_path / "root", tmp_path / "prepared")
+    assert len(load_eval_records(out / "eval" / f"{BENCHMARKS[name].task}.jsonl", out)[0]) == 2
+
+
+def test_missing_audio_is_refused_unless_allowed(tmp_path):
+    from mats_lib.benchmarks import MissingAudioError
+    from tests.benchmark_layouts import LAYOUTS
+
+    wav(tmp_path, "a.wav")
+    LAYOUTS["us8k"](tmp_path / "root", [tmp_path / "a.wav", tmp_path / "a.wav"])
+    (tmp_path / "root" / "audio" / "fold10" / "100648-1-0-0.wav").unlink()
+    with pytest.raises(MissingAudioError, match=r"us8k: 1 clip\(s\) .* \(first: .*fold10/100648-1-0-0.wav\); pass --allow-missing"):
+        prepare("us8k", tmp_path / "root", tmp_path / "prepared")
+    out = prepare("us8k", tmp_path / "root", tmp_path / "prepared", allow_missing=True)
+    assert (out / "missing.txt").read_text() == "audio/fold10/100648-1-0-0.wav\n"

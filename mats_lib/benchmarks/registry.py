@@ -75,7 +75,11 @@ def get_benchmark(name: str) -> Benchmark:
 AUDIO_LINK = "data"  # the prepared root's link to the dataset folder
 
 
-def prepare(name: str, root: str | Path, out: str | Path | None = None) -> Path:
+class MissingAudioError(FileNotFoundError):
+    """Clips the metadata lists that are not on disk (allowed only on request: YouTube-sourced sets are incomplete)."""
+
+
+def prepare(name: str, root: str | Path, out: str | Path | None = None, allow_missing: bool = False) -> Path:
     """Read benchmark ``name`` from ``root`` (its published layout) and write a data root under ``out`` (default
     build/benchmarks/<name>): eval/<task>.jsonl (audio_id under the link ``data`` -> root), labels.json (the label
     set of a classification task: every label the metadata names), missing.txt (listed clips absent from disk) and
@@ -85,6 +89,10 @@ def prepare(name: str, root: str | Path, out: str | Path | None = None) -> Path:
     if not root.is_dir():
         raise FileNotFoundError(f"{name}: benchmark root {root} is not a folder; give --root the dataset's folder")
     records, missing = bench.reader(root)
+    if missing and not allow_missing:
+        raise MissingAudioError(f"{name}: {len(missing)} clip(s) listed in the metadata under {root} are not on disk "
+                                f"(first: {root / missing[0]}); pass --allow-missing to evaluate the {len(records)} "
+                                f"present (YouTube-sourced sets are rarely complete; the list goes to missing.txt)")
     if not records:
         raise FileNotFoundError(f"{name}: none of the {len(missing)} clips listed under {root} is on disk "
                                 f"(first expected: {missing[0] if missing else 'none listed'})")
