@@ -111,6 +111,9 @@ class TrainConfig:
     """[cfg]"""
     grad_clip: Optional[float] = None
     """Gradient-norm clipping; not in the release [open]."""
+    gradient_checkpointing: bool = False
+    """Recompute the frozen LLM's activations in the backward pass: less GPU memory for more time, the same
+    weights (not part of a run's key; tests/test_training.py checks the equality) [open]."""
     log_every: int = 10
     """Steps between logged metrics."""
     save_every: int = 5000
@@ -257,7 +260,7 @@ class Config:
 
 
 INFERENCE_SECTIONS = ("santa", "eval", "decoding")
-TRAIN_BOOKKEEPING = ("log_every", "save_every", "output_dir", "device")
+TRAIN_BOOKKEEPING = ("log_every", "save_every", "output_dir", "device", "gradient_checkpointing")
 
 
 # ------------------------------------------------------------------------------------------- checking

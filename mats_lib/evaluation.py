@@ -157,6 +157,11 @@ def _row_identity(record: dict) -> tuple:
     return record["audio_id"], record.get("instruction"), record["output"]
 
 
+def _identity_key(record: dict) -> tuple:
+    """What a part's data key hashes per item: its identity and, when it has them, every reference."""
+    return (*_row_identity(record), record.get("references"))
+
+
 def _read_predictions(path: Path, records: list[dict], batch_size: int) -> list[dict]:
     """The complete batches of an interrupted part, each row checked against the current subset."""
     if not path.exists():
@@ -190,9 +195,10 @@ def score_part(task: str, rows: list[dict], labels: dict, scorer, settings: Conf
     predictions = [r["prediction"] for r in rows]
     references = [r["reference"] for r in rows]
     out: dict = {"task": task, "kind": kind, "n": len(rows)}
+    several = [r.get("references") for r in rows]  # every acceptable label / reference caption, when given
     if kind == "classification":
         classes = labels[task]["labels"]
-        items = accuracy_items(predictions, references, classes, scorer)
+        items = accuracy_items(predictions, references, classes, scorer, several)
         out.update(metric="balanced_accuracy", items=items.tolist(), labels=references,
                    exact=exact_match_items(predictions, references).tolist(),
                    accuracy=float(items.mean()), balanced_accuracy=balanced_accuracy(items, references),
@@ -200,16 +206,19 @@ def score_part(task: str, rows: list[dict], labels: dict, scorer, settings: Conf
         out["value"] = out["balanced_accuracy"]
     elif kind == "multilabel":
         classes = labels[task]["labels"]
-        targets = np.array([[c in r.split(", ") for c in classes] for r in references], dtype=float)
+        targets = np.array([[c in (alt or r.split(", ")) for c in classes] for r, alt in zip(references, several)],
+                           dtype=float)
         out.update(metric="mAP", value=mean_average_precision(match_to_classes(predictions, classes, scorer), targets))
     elif kind == "caption":
-        corpus, items_by_metric = caption_metrics(predictions, [[r] for r in references],
+        corpus, items_by_metric = caption_metrics(predictions, [alt or [r] for r, alt in zip(references, several)],
                                                   tuple(dict.fromkeys(("CIDEr-D",) + tuple(settings.eval.caption_metrics))))
         out.update(metric="CIDEr-D", scores=corpus, items=items_by_metric["CIDEr-D"].tolist(),
                    value=float(items_by_metric["CIDEr-D"].mean()))
     elif kind == "qa":
         items = qa_items(predictions, references)
         out.update(metric="accuracy", items=items.tolist(), value=float(items.mean()))
+    elif kind == "open":  # open-ended chat (AIR-Bench): its own GPT-4 judge scores it, not run here
+        out.update(metric="not run (external judge)", value=None)
     else:
         raise ValueError(f"no metric for task kind {kind!r}")
     return out
@@ -274,8 +283,14 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
     if unknown:
         raise ValueError(f"unknown transfer(s) {unknown}; choose from {', '.join(TRANSFERS)}")
     scorer = scorer_encoder(settings.eval.scorer)
-    root = resolve_path(run_cfg.data.audio_root, "data.audio_root")
-    labels = json.loads((root / "labels.json").read_text())
+    if settings.eval.data_root:  # a paper benchmark prepared by mats_lib.benchmarks (registers its tasks)
+        from . import benchmarks  # noqa: F401
+
+        root = resolve_path(settings.eval.data_root, "eval.data_root")
+    else:
+        root = resolve_path(run_cfg.data.audio_root, "data.audio_root")
+    labels_path = root / "labels.json"
+    labels = json.loads(labels_path.read_text()) if labels_path.is_file() else {}
     guard_texts = training_texts(run_cfg)
     bank = None
     if any(t in ("memory", "santa") for t in settings.eval.transfers):
@@ -287,7 +302,7 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
     for task in settings.eval.tasks:
         records = task_records(root, task, settings)
         zero_shot_guard(records, guard_texts, task)
-        data_sha = settings_key({"records": [_row_identity(r) for r in records],
+        data_sha = settings_key({"records": [_identity_key(r) for r in records],
                                  "labels": labels.get(task), "manifest": _manifest_sha(root)})
         ids = sorted({r["audio_id"] for r in records})
         table = dict(zip(ids, torch.from_numpy(encoder.embed_audio([root / i for i in ids]))))
@@ -333,7 +348,8 @@ def _evaluate_part(model, records, table, bank, santa, transfer, task, seed, inp
         embedded = apply_transfer(transfer, audio, bank=bank, settings=santa, generator=generator)
         texts = generate(model, embedded, [r["task"] for r in batch], [r.get("instruction") for r in batch], decoding)
         new = [{"audio_id": r["audio_id"], "question": r.get("instruction"), "prediction": postprocess(t),
-                "reference": r["output"]} for r, t in zip(batch, texts)]
+                "reference": r["output"], **({"references": r["references"]} if "references" in r else {})}
+               for r, t in zip(batch, texts)]
         with open(part / "predictions.jsonl", "a") as f:
             f.writelines(json.dumps(x, sort_keys=True) + "\n" for x in new)
         rows += new

@@ -37,14 +37,17 @@ def match_to_classes(predictions: list[str], class_names: list[str], encoder) ->
     return encoder.embed_text(texts) @ encoder.embed_text(class_names).T
 
 
-def accuracy_items(predictions: list[str], references: list[str], class_names: list[str], encoder) -> np.ndarray:
-    """Per-item 0/1 correctness of text-matched classification."""
+def accuracy_items(predictions: list[str], references: list[str], class_names: list[str], encoder,
+                   alternatives: list[list[str] | None] | None = None) -> np.ndarray:
+    """Per-item 0/1 correctness of text-matched classification; ``alternatives[i]`` (when given) lists every
+    label item i accepts (a clip with several events), else only ``references[i]``."""
     index = {name: i for i, name in enumerate(class_names)}
-    missing = sorted({r for r in references if r not in index})
+    accepted = [alt or [r] for r, alt in zip(references, alternatives or [None] * len(references))]
+    missing = sorted({l for labels in accepted for l in labels if l not in index})
     if missing:
         raise ValueError(f"reference label(s) not among the class names: {missing[:5]}")
     chosen = match_to_classes(predictions, class_names, encoder).argmax(1)
-    return (chosen == np.array([index[r] for r in references])).astype(float)
+    return np.array([float(c in {index[l] for l in labels}) for c, labels in zip(chosen, accepted)])
 
 
 def exact_match_items(predictions: list[str], references: list[str]) -> np.ndarray:

@@ -90,9 +90,15 @@ def input_key(record: dict) -> str:
     return record["caption"] if "caption" in record else record["audio_id"]
 
 
-def embed_sources(cfg: Config, encoder, sources: dict[str, list[dict]]) -> dict[str, torch.Tensor]:
-    """{caption or audio_id: unit embedding}: everything the run will feed, computed (or read) once."""
+def embed_sources(cfg: Config, encoder, sources: dict[str, list[dict]], rank: int = 0,
+                  world: int = 1) -> dict[str, torch.Tensor]:
+    """{caption or audio_id: unit embedding}: everything the run will feed, computed (or read) once. Under DDP each
+    rank first embeds its shard (every world-th text) into the shared cache, so the ~5M texts of AudioTIA-5M are
+    encoded once across the GPUs; after a barrier every rank reads the whole table from the cache."""
     keys = sorted({input_key(r) for records in sources.values() for r in records})
+    if world > 1 and cfg.data.modality == "text":
+        encoder.embed_text(keys[rank::world])
+        dist.barrier()
     if cfg.data.modality == "text":
         vectors = encoder.embed_text(keys)
     else:
@@ -248,9 +254,11 @@ def _train(cfg, rank, world, device, run_dir, tracker, resume_from, stop_at_step
     if on_the_fly:
         live_encoder = encoder_from_config(cfg.encoder, cache=False, progress=False)
     else:
-        table = embed_sources(cfg, encoder, sources)
+        table = embed_sources(cfg, encoder, sources, rank, world)
 
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
+    if cfg.train.gradient_checkpointing:  # activations of the frozen LLM recomputed in the backward pass
+        llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     torch.manual_seed(cfg.seed)  # the mapper's init depends on the seed alone, not on what ran before
     model = MATS(llm, tokenizer, encoder.dim, cfg)
     model.to(device)  # the optimizer is made after the move, so its state lives beside the weights

@@ -57,6 +57,18 @@ def test_same_seed_same_numbers(tmp_path, tmp_cache, mlflow_store):
     assert a.losses == b.losses
 
 
+def test_gradient_checkpointing_gives_the_same_weights_and_is_not_in_the_key(tmp_path, tmp_cache, mlflow_store):
+    from mats_lib.runs import run_name
+
+    plain = train(smoke(tmp_path, **{"train.max_steps": 2}), name="plain", progress=False)
+    cfg = smoke(tmp_path, **{"train.max_steps": 2, "train.gradient_checkpointing": True})
+    checkpointed = train(cfg, name="checkpointed", progress=False)
+    assert checkpointed.losses == pytest.approx(plain.losses, rel=1e-5)
+    a, b = weights(plain.run_dir), weights(checkpointed.run_dir)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert run_name(cfg) == run_name(smoke(tmp_path, **{"train.max_steps": 2}))  # bookkeeping, not a setting
+
+
 def test_crash_marks_the_run_failed_and_keeps_its_metrics(tmp_path, tmp_cache, mlflow_store):
     import mlflow
 

@@ -19,6 +19,8 @@ OnError = Literal["raise", "skip"]
 MAX_LINE_BYTES = 1 << 20
 TRAIN_FIELDS = {"caption": True, "output": True, "task": True, "instruction": False}
 EVAL_FIELDS = {"audio_id": True, "output": True, "task": True, "instruction": False}
+# Optional lists of an eval record: every reference caption / acceptable label, and a question's choices.
+EVAL_LISTS = ("references", "choices")
 
 
 class RecordError(ValueError):
@@ -115,7 +117,16 @@ def _check(item, line: int, path: Path, fields: dict[str, bool], data_root: Path
         _check_audio_id(item["audio_id"], line, path)
     if "audio_id" in fields and data_root is not None and not (data_root / item["audio_id"]).is_file():
         raise RecordError(path, line, f"audio file not found: {data_root / item['audio_id']}")
-    return {name: item[name] for name in fields if item.get(name) is not None}
+    out = {name: item[name] for name in fields if item.get(name) is not None}
+    if "audio_id" in fields:
+        for name in EVAL_LISTS:
+            value = item.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+                raise RecordError(path, line, f"field {name!r} must be a non-empty list of non-empty strings")
+            out[name] = value
+    return out
 
 
 def _load(path, fields, data_root, on_error) -> tuple[list[dict], LoadReport]:
@@ -140,36 +151,3 @@ def load_train_records(path: str | Path, on_error: OnError = "raise") -> tuple[l
 def load_eval_records(path: str | Path, data_root: str | Path, on_error: OnError = "raise") -> tuple[list[dict], LoadReport]:
     """Benchmark records: audio_id (relative to ``data_root``, must exist), output, task, instruction."""
     return _load(path, EVAL_FIELDS, Path(data_root), on_error)
-
-
-def esc50_records(meta_csv: str | Path, audio_dir: str | Path, folds: tuple[int, ...] = (1, 2, 3, 4, 5),
-                  on_error: OnError = "raise") -> tuple[list[dict], LoadReport]:
-    """ESC-50's ``meta/esc50.csv`` -> eval records (label = category with '_' as space), ``audio_id`` = file name.
-
-    Pass the ``audio`` folder as the data root when evaluating.
-    """
-    meta_csv, audio_dir = Path(meta_csv), Path(audio_dir)
-    task = get_task("esc50")
-    report, records = LoadReport(str(meta_csv)), []
-    with open(meta_csv, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = {"filename", "fold", "category"} - set(reader.fieldnames or [])
-        if missing:
-            raise RecordError(meta_csv, 1, f"missing column(s) {sorted(missing)}")
-        for line, row in enumerate(reader, 2):
-            try:
-                if not row["filename"] or not row["category"]:
-                    raise RecordError(meta_csv, line, "empty filename or category")
-                if not row["fold"].isdigit():
-                    raise RecordError(meta_csv, line, f"fold must be an integer, got {row['fold']!r}")
-                if int(row["fold"]) not in folds:
-                    continue
-                _check_audio_id(row["filename"], line, meta_csv)
-                if not (audio_dir / row["filename"]).is_file():
-                    raise RecordError(meta_csv, line, f"audio file not found: {audio_dir / row['filename']}")
-                records.append({"audio_id": row["filename"], "output": row["category"].replace("_", " "),
-                                "task": task.name, "instruction": task.instruction})
-            except RecordError as error:
-                report.skip_or_raise(error, on_error)
-    report.loaded = len(records)
-    return records, report
