@@ -7,9 +7,12 @@
 Checks every path the config names (CLAP checkpoint, LLM folder, AudioTIA manifest and its files, audio
 records and root) and its shape (the checkpoint's projection width against the encoder's, the LLM's hidden
 size and tokenizer files, record fields on a sample of each file, a sample of audio files that must decode),
-then estimates the GPU memory and wall time per GPU from the model sizes. (The benchmarks' roots join the
-check when their readers land.) Prints every problem found, by name,
-and exits non-zero if there is any; nothing is trained or downloaded.
+then estimates the GPU memory and wall time per GPU from the model sizes. Benchmark roots given with
+``--benchmark NAME=PATH`` (repeatable) are read by their readers (the dataset's own layout, every record) and a
+sample of their clips must decode. Prints every problem found, by name, and exits non-zero if there is any;
+nothing is trained or downloaded.
+
+    python -m mats_lib.check --preset paper --set ... --benchmark clotho=/data/clotho --benchmark esc50=/data/ESC-50
 """
 from __future__ import annotations
 
@@ -216,6 +219,42 @@ def check_audio(cfg: Config, report: Report) -> None:
             report.problem("audio", str(error))
 
 
+def check_benchmarks(benchmarks: dict[str, str], report: Report) -> None:
+    """Each named benchmark root: its reader on the whole metadata, clips listed but absent, a sample that decodes."""
+    from .audio import AudioError, load_audio
+    from .benchmarks import get_benchmark
+    from .data.records import RecordError
+
+    for name, root in benchmarks.items():
+        what = f"benchmark {name}"
+        try:
+            bench = get_benchmark(name)
+        except KeyError as error:
+            report.problem(what, error.args[0])
+            continue
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            report.problem(what, f"{root} is not an existing folder")
+            continue
+        try:
+            records, missing = bench.reader(root)
+        except (RecordError, FileNotFoundError) as error:
+            report.problem(what, str(error))
+            continue
+        if missing:
+            report.problem(what, f"{len(missing)} listed clip(s) not on disk (first: {root / missing[0]}); evaluate "
+                                 f"with --allow-missing if that is expected")
+        if not records:
+            report.problem(what, "no clip of its metadata is on disk")
+            continue
+        for r in records[:SAMPLE_CLIPS]:
+            try:
+                load_audio(root / r["audio_id"], 16000)
+            except AudioError as error:
+                report.problem(what, str(error))
+        report.note(what, f"{len(records)} items ({bench.split}), metric {bench.metric}")
+
+
 # ------------------------------------------------------------------------------------------ the estimate
 def estimate(cfg: Config, llm_config: dict | None, clap_width: int | None, report: Report) -> dict | None:
     """GPU memory and wall time per GPU, from the model sizes (an estimate, stated with its assumptions)."""
@@ -247,12 +286,13 @@ def estimate(cfg: Config, llm_config: dict | None, clap_width: int | None, repor
     return out
 
 
-def check(cfg: Config) -> tuple[Report, dict | None]:
+def check(cfg: Config, benchmarks: dict[str, str] | None = None) -> tuple[Report, dict | None]:
     report = Report()
     clap_width = check_encoder(cfg, report)
     llm_config = check_llm(cfg, report)
     check_corpus(cfg, report)
     check_audio(cfg, report)
+    check_benchmarks(benchmarks or {}, report)
     return report, estimate(cfg, llm_config, clap_width, report)
 
 
@@ -260,7 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="paper")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH",
+                        help="a benchmark root to check, e.g. clotho=/data/clotho")
     args = parser.parse_args(argv)
+    benchmarks = {}
+    for item in args.benchmark:
+        name, sep, root = item.partition("=")
+        if not sep or not name or not root:
+            parser.error(f"--benchmark {item!r}: give NAME=PATH")
+        benchmarks[name] = root
     from .train import parse_overrides
 
     try:
@@ -268,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"config: {error}", file=sys.stderr)
         return 2
-    report, _ = check(cfg)
+    report, _ = check(cfg, benchmarks)
     for note in report.notes:
         print(f"  ok  {note}")
     for problem in report.problems:

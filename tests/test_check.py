@@ -78,3 +78,28 @@ def test_llama_7b_parameter_count():
     vicuna = {"hidden_size": 4096, "num_hidden_layers": 32, "vocab_size": 32000, "intermediate_size": 11008,
               "num_attention_heads": 32, "num_key_value_heads": 32}
     assert abs(llm_parameters(vicuna) - 6_738_415_616) / 6_738_415_616 < 0.001
+
+
+def test_benchmark_roots_are_read_and_their_problems_named(tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    from tests.benchmark_layouts import LAYOUTS
+
+    for name in ("a", "b"):
+        sf.write(tmp_path / f"{name}.wav", np.zeros(1600, np.float32), 16000)
+    LAYOUTS["esc50"](tmp_path / "esc", [tmp_path / "a.wav", tmp_path / "b.wav"])
+    LAYOUTS["clotho"](tmp_path / "clotho", [tmp_path / "a.wav", tmp_path / "b.wav"])
+    args = ["--preset", "paper"] + standins(tmp_path)
+    assert main(args + ["--benchmark", f"esc50={tmp_path / 'esc'}", "--benchmark", f"clotho={tmp_path / 'clotho'}"]) == 0
+    out = capsys.readouterr().out
+    assert "benchmark esc50: 2 items" in out and "benchmark clotho: 2 items" in out
+    (tmp_path / "esc" / "audio" / "1-2-A-1.wav").unlink()
+    (tmp_path / "clotho" / "clotho_captions_evaluation.csv").write_text("file_name,caption_1\nx.wav,a\n")
+    assert main(args + ["--benchmark", f"esc50={tmp_path / 'esc'}", "--benchmark", f"clotho={tmp_path / 'clotho'}",
+                        "--benchmark", f"gtzan={tmp_path / 'nowhere'}", "--benchmark", f"nope={tmp_path}"]) == 1
+    out = capsys.readouterr().out
+    assert "benchmark esc50: 1 listed clip(s) not on disk" in out
+    assert "benchmark clotho: " in out and "missing column(s) ['caption_2'" in out
+    assert f"benchmark gtzan: {tmp_path / 'nowhere'} is not an existing folder" in out
+    assert "benchmark nope: unknown benchmark 'nope'" in out
