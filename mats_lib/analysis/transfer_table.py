@@ -64,16 +64,13 @@ def find_run(cfg: Config, kind: str) -> Path:
 
 
 def ensure_run(cfg: Config, kind: str, train_missing: bool = True, progress: bool = True) -> Path:
-    """The run's folder; a missing run is trained through the same code (``train_missing``), else an error
-    names its make target."""
-    try:
-        return find_run(cfg, kind)
-    except MissingRunError:
-        if not train_missing:
-            raise
-    from ..training import train  # only when something is to be trained
+    """The run's folder. With ``train_missing`` it goes through the trainer, which reuses a finished run whose key
+    matches, resumes an unfinished one and sets a stale one (trained by other code, data or settings) aside and
+    trains again; without, a missing run is an error naming its make target (a stale one is refused when evaluated)."""
+    if train_missing:
+        from ..training import train
 
-    train(cfg, progress=progress)
+        train(cfg, progress=progress)
     return find_run(cfg, kind)
 
 
