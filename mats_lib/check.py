@@ -237,7 +237,7 @@ def check_benchmarks(benchmarks: dict[str, str], report: Report) -> None:
             report.problem(what, f"{root} is not an existing folder")
             continue
         try:
-            records, missing = bench.reader(root)
+            records, missing = bench.read(root)
         except (RecordError, FileNotFoundError) as error:
             report.problem(what, str(error))
             continue

@@ -91,12 +91,11 @@ def write_official(bench, cfg: Config, results: dict, out: Path) -> list[Path]:
     import json
 
     from .benchmarks.outputs import WRITERS
-    from .data.records import load_eval_records
 
     writer, filename = WRITERS[bench.official_format]
-    root = Path(cfg.eval.data_root)
-    rows = [json.loads(line) for line in (root / "eval" / f"{bench.task}.jsonl").read_text().splitlines() if line]
-    load_eval_records(root / "eval" / f"{bench.task}.jsonl", root)  # validated as the runner read them
+    # the prepared records as written (with each item's ``meta``); the runner validated this file
+    rows = [json.loads(line) for line in (Path(cfg.eval.data_root) / "eval" / f"{bench.task}.jsonl").read_text().splitlines()
+            if line]
     written = []
     for transfer, tasks in results.items():
         for part in tasks.get(bench.task, []):

@@ -27,7 +27,7 @@ def text(root: Path, rel: str, content: str) -> Path:
 
 
 def read(name, root):
-    return BENCHMARKS[name].reader(root)
+    return BENCHMARKS[name].read(root)
 
 
 def test_every_paper_benchmark_has_a_reader():
@@ -118,7 +118,7 @@ def test_tut(tmp_path):
     records, _ = read("tut", tmp_path)
     assert [r["output"] for r in records] == ["cafe/restaurant", "city center"] and records[0]["task"] == "tut"
     text(tmp_path, "meta.txt", "../escape.wav\tbus\n")
-    with pytest.raises(RecordError, match="meta.txt:1: audio path must stay inside"):
+    with pytest.raises(RecordError, match=r"meta.txt:1: audio_id must be a path inside the data root, got '../escape.wav'"):
         read("tut", tmp_path)
 
 
@@ -249,7 +249,7 @@ def test_each_layout_is_read_and_prepared(tmp_path, name):
     wav(tmp_path, "a.wav")
     wav(tmp_path, "b.wav")
     LAYOUTS[name](tmp_path / "root", [tmp_path / "a.wav", tmp_path / "b.wav"])
-    records, missing = BENCHMARKS[name].reader(tmp_path / "root")
+    records, missing = BENCHMARKS[name].read(tmp_path / "root")
     assert len(records) == 2 and not missing
     assert all(r["task"] == BENCHMARKS[name].task and r["instruction"] for r in records)
     out = prepare(name, tmp_path / "root", tmp_path / "prepared")

@@ -1,61 +1,50 @@
 """Readers of the classification benchmarks, each from the metadata its dataset ships (cited per reader).
 
-Each returns (records, missing): ``audio_id`` relative to the benchmark root, ``output`` the label as a phrase
-(underscores become spaces), ``references`` every label of a clip that has several (DCASE 2017); ``missing`` lists
-the listed clips absent from disk (YouTube-sourced sets are never complete)."""
+Each returns the records its metadata lists: ``audio_id`` relative to the benchmark root, ``output`` the label as a
+phrase (underscores become spaces), ``references`` every label of a clip that has several (DCASE 2017). Which
+of them are on disk is decided in one place, ``Benchmark.read``."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from ..data.records import RecordError
-from .common import CLASSIFY_PROMPT, csv_rows, json_items, nonempty, record, require
+from .common import CLASSIFY_PROMPT, audio_path, csv_rows, first_present, json_items, nonempty, record, require
 
 
 def phrase(label: str) -> str:
     return label.replace("_", " ").strip()
 
 
-def _present(root: Path, candidates: list[str]) -> str | None:
-    return next((c for c in candidates if (root / c).is_file()), None)
-
-
-def esc50(root: Path) -> tuple[list[dict], list[str]]:
+def esc50(root: Path) -> list[dict]:
     """ESC-50 (karolpiczak/ESC-50, README "Repository content"): meta/esc50.csv with header
     filename,fold,target,category,esc10,src_file,take; audio/<filename>. All five folds (zero-shot)."""
     meta = require(root, "meta/esc50.csv", "esc50", "the ESC-50 metadata")
-    records, missing = [], []
+    records = []
     for line, row in csv_rows(meta, ["filename", "fold", "category"]):
         audio = f"audio/{nonempty(row['filename'], meta, line, 'filename')}"
         if not row["fold"].isdigit() or not 1 <= int(row["fold"]) <= 5:
             raise RecordError(meta, line, f"fold must be 1-5, got {row['fold']!r}")
-        if (root / audio).is_file():
-            records.append(record(audio, phrase(nonempty(row["category"], meta, line, "category")), "esc50", CLASSIFY_PROMPT))
-        else:
-            missing.append(audio)
-    return records, missing
+        records.append(record(audio, phrase(nonempty(row["category"], meta, line, "category")), "esc50", CLASSIFY_PROMPT))
+    return records
 
 
-def us8k(root: Path) -> tuple[list[dict], list[str]]:
+def us8k(root: Path) -> list[dict]:
     """UrbanSound8K (urbansounddataset.weebly.com/urbansound8k.html): metadata/UrbanSound8K.csv with header
     slice_file_name,fsID,start,end,salience,fold,classID,class; audio/fold<fold>/<slice_file_name>. All ten folds."""
     meta = require(root, "metadata/UrbanSound8K.csv", "us8k", "the UrbanSound8K metadata")
-    records, missing = [], []
+    records = []
     for line, row in csv_rows(meta, ["slice_file_name", "fold", "class"]):
         audio = f"audio/fold{nonempty(row['fold'], meta, line, 'fold')}/{nonempty(row['slice_file_name'], meta, line, 'slice_file_name')}"
-        if (root / audio).is_file():
-            records.append(record(audio, phrase(nonempty(row["class"], meta, line, "class")), "us8k", CLASSIFY_PROMPT))
-        else:
-            missing.append(audio)
-    return records, missing
+        records.append(record(audio, phrase(nonempty(row["class"], meta, line, "class")), "us8k", CLASSIFY_PROMPT))
+    return records
 
 
 DCASE17_WEAK = "groundtruth_release/groundtruth_weak_label_evaluation_set.csv"
 DCASE17_AUDIO = "evaluation_set_formatted_audio_segments"
 
 
-def dcase17(root: Path) -> tuple[list[dict], list[str]]:
+def dcase17(root: Path) -> list[dict]:
     """DCASE 2017 task 4, evaluation set (the task's repository, groundtruth_release/): a tab-separated file without
     header, filename<TAB>start<TAB>end<TAB>label, one row per (clip, label); the audio is
     evaluation_set_formatted_audio_segments/Y<filename> (the organisers prefix every file with Y). A clip with several
@@ -65,22 +54,19 @@ def dcase17(root: Path) -> tuple[list[dict], list[str]]:
     for line, row in csv_rows(meta, ["filename", "start", "end", "label"], header=False, delimiter="\t"):
         name = nonempty(row["filename"], meta, line, "filename")
         labels.setdefault(name, []).append(nonempty(row["label"], meta, line, "label"))
-    records, missing = [], []
+    records = []
     for name, clip_labels in labels.items():
-        audio = _present(root, [f"{DCASE17_AUDIO}/Y{name}", f"{DCASE17_AUDIO}/{name}"])
-        if audio is None:
-            missing.append(f"{DCASE17_AUDIO}/Y{name}")
-            continue
+        audio = first_present(root, [f"{DCASE17_AUDIO}/Y{name}", f"{DCASE17_AUDIO}/{name}"])
         records.append(record(audio, clip_labels[0], "dcase17", CLASSIFY_PROMPT, references=clip_labels))
-    return records, missing
+    return records
 
 
-def vggsound(root: Path) -> tuple[list[dict], list[str]]:
+def vggsound(root: Path) -> list[dict]:
     """VGGSound (hche11/VGGSound README: "YouTube ID, start seconds, label, train/test split"): vggsound.csv without
     header; the test rows. Audio as the common downloaders name it: <ytid>_<start, 6 digits>.{wav,flac} under
     the root, audio/ or test/."""
     meta = require(root, "vggsound.csv", "vggsound", "the VGGSound list")
-    records, missing = [], []
+    records = []
     for line, row in csv_rows(meta, ["ytid", "start", "label", "split"], header=False):
         if row["split"] not in ("train", "test"):
             raise RecordError(meta, line, f"split must be train or test, got {row['split']!r}")
@@ -89,36 +75,30 @@ def vggsound(root: Path) -> tuple[list[dict], list[str]]:
         if not row["start"].isdigit():
             raise RecordError(meta, line, f"start must be whole seconds, got {row['start']!r}")
         stem = f"{nonempty(row['ytid'], meta, line, 'ytid')}_{int(row['start']):06d}"
-        audio = _present(root, [f"{folder}{stem}.{ext}" for folder in ("", "audio/", "test/") for ext in ("wav", "flac")])
-        if audio is None:
-            missing.append(f"{stem}.wav")
-            continue
+        audio = first_present(root, [f"{folder}{stem}.{ext}" for folder in ("", "audio/", "test/") for ext in ("wav", "flac")])
         records.append(record(audio, nonempty(row["label"], meta, line, "label"), "vggsound", CLASSIFY_PROMPT))
-    return records, missing
+    return records
 
 
-def fsd50k(root: Path) -> tuple[list[dict], list[str]]:
+def fsd50k(root: Path) -> list[dict]:
     """FSD50K (Zenodo 4060432; soundata's fsd50k loader): FSD50K.ground_truth/eval.csv with header fname,labels,mids,
     labels joined by commas; FSD50K.eval_audio/<fname>.wav. Multi-label: ``output`` lists every label."""
     meta = require(root, "FSD50K.ground_truth/eval.csv", "fsd50k", "the eval split's ground truth")
-    records, missing = [], []
+    records = []
     for line, row in csv_rows(meta, ["fname", "labels"]):
         audio = f"FSD50K.eval_audio/{nonempty(row['fname'], meta, line, 'fname')}.wav"
         labels = [phrase(l) for l in nonempty(row["labels"], meta, line, "labels").split(",") if l.strip()]
-        if (root / audio).is_file():
-            records.append(record(audio, ", ".join(labels), "fsd50k", CLASSIFY_PROMPT, references=labels))
-        else:
-            missing.append(audio)
-    return records, missing
+        records.append(record(audio, ", ".join(labels), "fsd50k", CLASSIFY_PROMPT, references=labels))
+    return records
 
 
-def tut(root: Path) -> tuple[list[dict], list[str]]:
+def tut(root: Path) -> list[dict]:
     """TUT Acoustic Scenes 2017, evaluation set (Zenodo 1040168; dcase_util's TUTAcousticScenes_2017_EvaluationSet):
     meta.txt (or evaluation_setup/evaluate.txt), tab-separated without header: audio/<name>.wav<TAB>scene."""
     meta = root / "meta.txt"
     if not meta.is_file():
         meta = require(root, "evaluation_setup/evaluate.txt", "tut", "the evaluation set's scene labels (or meta.txt)")
-    records, missing = [], []
+    records = []
     with meta.open(encoding="utf-8") as handle:
         for line, text in enumerate(handle, 1):
             if not text.strip():
@@ -126,20 +106,15 @@ def tut(root: Path) -> tuple[list[dict], list[str]]:
             fields = text.rstrip("\n").split("\t")
             if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
                 raise RecordError(meta, line, "expected <audio path><TAB><scene label>")
-            audio = fields[0].strip()
-            if audio.startswith("/") or ".." in Path(audio).parts:
-                raise RecordError(meta, line, f"audio path must stay inside the dataset folder, got {audio!r}")
-            if (root / audio).is_file():
-                records.append(record(audio, phrase(fields[1]), "tut", CLASSIFY_PROMPT))
-            else:
-                missing.append(audio)
-    return records, missing
+            audio = audio_path(fields[0].strip(), meta, line)
+            records.append(record(audio, phrase(fields[1]), "tut", CLASSIFY_PROMPT))
+    return records
 
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 
 
-def gtzan(root: Path) -> tuple[list[dict], list[str]]:
+def gtzan(root: Path) -> list[dict]:
     """GTZAN (soundata's gtzan_genre index): genres/<genre>/<genre>.000NN.wav (the Kaggle copy: genres_original/).
     Every clip, or only those of a fault-filtered split file test_filtered.txt (coreyker/dnn-mgr: one relative
     path <genre>/<file> per line) when the root holds one."""
@@ -152,23 +127,20 @@ def gtzan(root: Path) -> tuple[list[dict], list[str]]:
         listed = [l.strip() for l in split.read_text().splitlines() if l.strip()]
     else:
         listed = sorted(str(p.relative_to(root / folder)) for p in (root / folder).glob("*/*.wav"))
-    records, missing = [], []
+    records = []
     for line, rel in enumerate(listed, 1):
         genre = rel.split("/")[0]
         if genre not in GTZAN_GENRES:
             raise RecordError(split if split.is_file() else root / folder, line, f"{rel}: unknown genre {genre!r}")
         audio = f"{folder}/{rel}"
-        if (root / audio).is_file():
-            records.append(record(audio, "hip hop" if genre == "hiphop" else genre, "gtzan", CLASSIFY_PROMPT))
-        else:
-            missing.append(audio)
-    return records, missing
+        records.append(record(audio, "hip hop" if genre == "hiphop" else genre, "gtzan", CLASSIFY_PROMPT))
+    return records
 
 
 BEIJING_OPERA = ("bangu", "daluo", "naobo", "xiaoluo")
 
 
-def beijing_opera(root: Path) -> tuple[list[dict], list[str]]:
+def beijing_opera(root: Path) -> list[dict]:
     """Beijing Opera Percussion Instrument dataset (Zenodo 1285212; HEAR's and DynamicSuperb's loaders): one flat
     folder of wav files, the instrument in the file name (e.g. 205972__ajaysm__daluo...). All 236 clips (no official
     split). A name that names no instrument, or two, is an error."""
@@ -182,10 +154,10 @@ def beijing_opera(root: Path) -> tuple[list[dict], list[str]]:
         if len(found) != 1:
             raise RecordError(path, 0, f"the file name names {found or 'no instrument'}; expected one of {BEIJING_OPERA}")
         records.append(record(str(path.relative_to(root)), found[0], "beijing_opera", CLASSIFY_PROMPT))
-    return records, []
+    return records
 
 
-def vocalsound(root: Path) -> tuple[list[dict], list[str]]:
+def vocalsound(root: Path) -> list[dict]:
     """VocalSound (YuanGongND/vocalsound, src/prep_data.py and src/dataloaders.py): datafiles/te.json =
     {"data": [{"wav": .../<name>.wav, "labels": "<mid>"}]}, class_labels_indices_vs.csv (index,mid,display_name);
     the audio under audio_16k/ (or audio_44k/) by the file's base name. The official test split."""
@@ -193,15 +165,12 @@ def vocalsound(root: Path) -> tuple[list[dict], list[str]]:
     index = require(root, "class_labels_indices_vs.csv", "vocalsound", "the label index")
     names = {row["mid"]: row["display_name"] for _, row in csv_rows(index, ["mid", "display_name"])}
     audio_dir = next((d for d in ("audio_16k", "audio_44k") if (root / d).is_dir()), "audio_16k")
-    records, missing = [], []
+    records = []
     for i, item in json_items(split, ["wav", "labels"], container="data"):
         mids = [m for m in str(item["labels"]).split(",") if m]
         unknown = [m for m in mids if m not in names]
         if not mids or unknown:
             raise RecordError(split, 0, f"item {i}: label(s) {unknown or mids} not in {index.name}")
         audio = f"{audio_dir}/{Path(item['wav']).name}"
-        if (root / audio).is_file():
-            records.append(record(audio, names[mids[0]].lower(), "vocalsound", CLASSIFY_PROMPT))
-        else:
-            missing.append(audio)
-    return records, missing
+        records.append(record(audio, names[mids[0]].lower(), "vocalsound", CLASSIFY_PROMPT))
+    return records

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from ..data.records import RecordError
+from ..data.records import RecordError, check_audio_id
 
 # The release's test prompts (wangwen-banban/MATS, MATS-LLaMA/prompts/test_prompt.json at commit 45d6571); the
 # dataset tag goes in front of them, as at training time.
@@ -27,6 +27,17 @@ def require(root: Path, relative: str, benchmark: str, what: str) -> Path:
         raise BenchmarkLayoutError(f"{benchmark}: {path} not found. Give --root the folder of the dataset as "
                                    f"distributed, the one that holds {relative} ({what}).")
     return path
+
+
+def first_present(root: Path, candidates: list[str]) -> str:
+    """The first candidate file name on disk under ``root``, else the first one (then reported missing)."""
+    return next((c for c in candidates if (root / c).is_file()), candidates[0])
+
+
+def audio_path(audio_id: str, path: Path, line: int) -> str:
+    """An audio path from a benchmark's metadata, refused (naming the file and line) if it leaves the root."""
+    check_audio_id(audio_id, line, path)
+    return audio_id
 
 
 def record(audio_id: str, output: str, task: str, instruction: str, **extra) -> dict:

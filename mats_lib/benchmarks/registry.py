@@ -6,7 +6,6 @@ distributed into a data root the evaluation runner reads (eval/<task>.jsonl, lab
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import partial
@@ -32,12 +31,19 @@ class Benchmark:
     task: str
     metric: str
     split: str
-    reader: Callable[[Path], tuple[list[dict], list[str]]]
+    reader: Callable[[Path], list[dict]]  # every record the metadata lists
     official_format: str | None = None  # the scorer whose input format the predictions are also written in
 
     @property
     def kind(self) -> str:
         return get_task(self.task).kind
+
+    def read(self, root: Path) -> tuple[list[dict], list[str]]:
+        """(the records whose audio is on disk, the audio paths listed but absent)."""
+        records = self.reader(root)
+        on_disk = [(root / r["audio_id"]).is_file() for r in records]
+        return ([r for r, here in zip(records, on_disk) if here],
+                [r["audio_id"] for r, here in zip(records, on_disk) if not here])
 
 
 BENCHMARKS = {b.name: b for b in (
@@ -88,7 +94,7 @@ def prepare(name: str, root: str | Path, out: str | Path | None = None, allow_mi
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{name}: benchmark root {root} is not a folder; give --root the dataset's folder")
-    records, missing = bench.reader(root)
+    records, missing = bench.read(root)
     if missing and not allow_missing:
         raise MissingAudioError(f"{name}: {len(missing)} clip(s) listed in the metadata under {root} are not on disk "
                                 f"(first: {root / missing[0]}); pass --allow-missing to evaluate the {len(records)} "

@@ -6,7 +6,6 @@ instead and counts it in the returned :class:`LoadReport`.
 """
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +86,7 @@ def _read_utf8(path: Path) -> str:
         raise RecordError(path, line, f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})") from None
 
 
-def _check_audio_id(audio_id: str, line: int, path: Path) -> None:
+def check_audio_id(audio_id: str, line: int, path: Path) -> None:
     """An audio id names a file inside the data root: relative, and never climbing out of it with '..'."""
     parts = Path(audio_id).parts
     if Path(audio_id).is_absolute() or audio_id.startswith("~") or ".." in parts:
@@ -114,7 +113,7 @@ def _check(item, line: int, path: Path, fields: dict[str, bool], data_root: Path
     except KeyError as error:
         raise RecordError(path, line, error.args[0]) from None
     if "audio_id" in fields:
-        _check_audio_id(item["audio_id"], line, path)
+        check_audio_id(item["audio_id"], line, path)
     if "audio_id" in fields and data_root is not None and not (data_root / item["audio_id"]).is_file():
         raise RecordError(path, line, f"audio file not found: {data_root / item['audio_id']}")
     out = {name: item[name] for name in fields if item.get(name) is not None}
