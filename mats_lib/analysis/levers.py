@@ -16,6 +16,7 @@ noise-trained model's plain transfer (``noise``, CapDec) and Santa. Reported per
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..data.tasks import get_task
 from ..encoders import encoder_from_config
 from ..evaluation import task_records
 from ..stats import TaskScores, bootstrap, paired_difference
+from .data_overview import zero_shot_correct
 from .transfer_table import evaluate_conditions, find_run, run_config, task_scores
 
 TRANSFERS = ("noise", "santa")
@@ -59,23 +61,17 @@ def classification_tasks(cfg) -> list[str]:
     return [t for t in cfg.eval.tasks if get_task(t).kind == "classification"]
 
 
-def encoder_zero_shot(cfg, tasks: list[str], n_seeds: int) -> dict[str, TaskScores]:
-    """Per task, [items] correctness of the run's encoder alone on the evaluation's items: the audio embedding's
-    nearest label prompt among the task's labels."""
-    import json
-
+def encoder_zero_shot(cfg, records: dict[str, list[dict]], n_seeds: int) -> dict[str, TaskScores]:
+    """Per task, [items] correctness of the run's encoder alone on the evaluation's items (``records``): the audio
+    embedding's nearest label prompt ("the sound of <label>") among the task's labels."""
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
     labels = json.loads((root / "labels.json").read_text())
     encoder = encoder_from_config(cfg.encoder, progress=False)
     out = {}
-    for task in tasks:
-        records = task_records(root, task, cfg)
+    for task, rows in records.items():
         names = labels[task]["labels"]
-        audio = encoder.embed_audio([root / r["audio_id"] for r in records])
-        prompts = encoder.embed_text([f"the sound of {n.lower()}" for n in names])
-        predicted = np.asarray(names)[(audio @ prompts.T).argmax(1)]
-        references = [r["output"] for r in records]
-        out[task] = TaskScores(np.tile((predicted == np.asarray(references)).astype(float), (n_seeds, 1)), references)
+        correct = zero_shot_correct(encoder, root, rows, names, [f"the sound of {n.lower()}" for n in names])
+        out[task] = TaskScores(np.tile(correct, (n_seeds, 1)), [r["output"] for r in rows])
     return out
 
 
@@ -110,9 +106,10 @@ def encoder_levers(preset: str, encoder: str, seeds: list[int], levers: list[Lev
     resamples = resamples or cfg.eval.bootstrap_resamples
     tasks = classification_tasks(cfg)
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
-    references = {t: [r["output"] for r in task_records(root, t, cfg)] for t in tasks}
+    records = {t: task_records(root, t, cfg) for t in tasks}  # the evaluation's items, read once
+    references = {t: [r["output"] for r in rows] for t, rows in records.items()}
     constant = {t: TaskScores(np.tile(constant_answer_items(refs), (len(seeds), 1)), refs) for t, refs in references.items()}
-    zero_shot = encoder_zero_shot(cfg, tasks, len(seeds))
+    zero_shot = encoder_zero_shot(cfg, records, len(seeds))
     ceiling = bootstrap(zero_shot, resamples=resamples).as_dict()
     out = {"encoder": encoder, "constant": bootstrap(constant, resamples=resamples).as_dict(),
            "encoder_zero_shot": {"pooled": ceiling, "per_task": _per_task(zero_shot)}, "levers": {}}

@@ -109,7 +109,7 @@ def main() -> None:
     start = time.perf_counter()
     study = setup(args.seed, args.heads)
     heads, info, settings, text = study.heads, study.info, study.settings, study.text
-    all_clips, label_sets, all_labels = study.all_clips, study.label_sets, study.all_labels
+    label_sets, all_labels = study.label_sets, study.all_labels
     train_clips, eval_clips, evals, scenes, scene_feats = (study.train_clips, study.eval_clips, study.evals, study.scenes,
                                                             study.scene_feats)
     disjoint = study.disjoint
