@@ -65,12 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.benchmark or args.root:
         if not (args.benchmark and args.root):
             parser.error("--benchmark and --root go together")
-        from .benchmarks import get_benchmark, prepare
+        from .benchmarks import evaluation_overrides
 
-        bench = get_benchmark(args.benchmark)
-        prepared = prepare(bench.name, args.root, allow_missing=args.allow_missing)
-        overrides = {"eval.tasks": [bench.task], "eval.data_root": str(prepared), "eval.max_items": None, **overrides}
-        print(f"{bench.name}: {prepared} ({bench.split}; metric: {bench.metric})")
+        bench, prepared = evaluation_overrides(args.benchmark, args.root, allow_missing=args.allow_missing)
+        overrides = {**prepared, **overrides}
+        print(f"{bench.name}: {prepared['eval.data_root']} ({bench.split}; metric: {bench.metric})")
     cfg = evaluation_config(args.run, overrides)
     name = Path(args.run).name + (f"-{bench.name}" if bench else "")
     out = Path(args.out) if args.out else eval_dir() / name

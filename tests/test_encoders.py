@@ -1,7 +1,6 @@
 """The CLAP-role encoders: determinism, the cache, the factory and the checkpoint adapters."""
 import sys
 import types
-from argparse import Namespace
 
 import numpy as np
 import pytest
@@ -99,18 +98,10 @@ class _TinyAudioTower(torch.nn.Module):
         return self.proj(feats), {}
 
 
-def _fake_msclap_module(dim=16, rate=8000, duration=1):
-    class CLAP:
-        def __init__(self, model_fp, version, use_cuda):
-            torch.manual_seed(0)
-            self.args = Namespace(sampling_rate=rate, duration=duration, d_proj=dim)
-            self.clap = Namespace(audio_encoder=_TinyAudioTower(rate * duration, dim))
-            self.model_fp = model_fp
+def _fake_msclap_module():
+    from tests.stand_ins import msclap  # the stand-in package the GPU tests also import as `msclap`
 
-        def get_text_embeddings(self, texts):
-            return torch.stack([torch.full((dim,), float(len(t))) + torch.arange(dim) for t in texts])
-
-    return types.SimpleNamespace(CLAP=CLAP)
+    return msclap
 
 
 def _fake_laion_module(dim=512):

@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # parameters that are not config fields: what to run, sweeps as comma strings
 STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples", "encoders", "conditions",
                     "allow_missing", "noise", "n_train", "steps", "warmup",
-                    "n_embed", "n_generate"}
+                    "n_embed", "n_generate", "benchmark", "benchmark_root", "allow_missing_clips"}
 
 
 def parameters_of(path):
@@ -92,6 +92,32 @@ def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp
     assert [c["claim"] for c in claims] == ["C1", "C2", "C7"]
     assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in claims)
     assert (tmp_path / "reports" / "smoke" / "figures" / "benchmark_tables.png").stat().st_size > 20_000
+
+
+def test_benchmark_tables_take_a_paper_benchmark_by_name_and_root(tmp_path, monkeypatch):
+    """Clotho-AQA in its published layout: every item evaluated; it has no training split, so no question-only
+    prior is fitted (said, not invented). A benchmark this table cannot compare (mAP) is refused by name."""
+    import papermill
+
+    from tests.benchmark_layouts import LAYOUTS
+    from tests.test_paper_path import clips
+
+    LAYOUTS["clotho_aqa"](tmp_path / "clotho_aqa", clips(2))
+    execute("benchmark_tables.ipynb", {"preset": "smoke", "encoders": "tagclap", "seeds": "0", "conditions": "noise,santa",
+                                       "benchmark": "clotho_aqa", "benchmark_root": str(tmp_path / "clotho_aqa")},
+            tmp_path, monkeypatch)
+    table = json.loads((tmp_path / "reports" / "smoke" / "benchmark_tables-clotho_aqa.json").read_text())
+    t = table["encoders"]["tagclap"]
+    assert table["benchmark"]["name"] == "clotho_aqa" and table["benchmark"]["paper"] == "not recorded"
+    assert set(t["per_task"]["santa"]) == {"clotho_aqa"} and t["task_baselines"]["clotho_aqa"]["n"] == 2
+    assert "qa" in t["conditions"]["santa"] and "qa" not in t["baselines"]
+    assert t["baseline_notes"]["clotho_aqa"]["baseline"].startswith("none: no training split")
+    text = (tmp_path / "reports" / "smoke" / "benchmark_tables-clotho_aqa.md").read_text()
+    assert text.startswith("# Modality transfers on clotho_aqa (test, every item)") and "paper's value: not recorded" in text
+    LAYOUTS["fsd50k"](tmp_path / "fsd50k", clips(2))
+    with pytest.raises(papermill.PapermillExecutionError, match="fsd50k is scored by mAP"):
+        execute("benchmark_tables.ipynb", {"preset": "smoke", "encoders": "tagclap", "benchmark": "fsd50k",
+                                           "benchmark_root": str(tmp_path / "fsd50k")}, tmp_path, monkeypatch, out="bad.ipynb")
 
 
 def test_train_mats_trains_or_reuses_a_run_and_draws_its_loss(tmp_path, monkeypatch):

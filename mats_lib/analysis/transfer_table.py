@@ -118,10 +118,20 @@ def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions:
     return results, refusals
 
 
+def items_root(cfg: Config) -> Path:
+    """Where the evaluated items live: a paper benchmark prepared by mats_lib.benchmarks (``eval.data_root``, which
+    also registers its tasks) or the run's MiniAudio."""
+    if cfg.eval.data_root:
+        from .. import benchmarks  # noqa: F401
+
+        return resolve_path(cfg.eval.data_root, "eval.data_root")
+    return resolve_path(cfg.data.audio_root, "data.audio_root")
+
+
 def refused_tasks(cfg: Config) -> dict[str, str]:
     """{task: reason} for the tasks the zero-shot guard refuses for a run trained under ``cfg`` (same subset as
     the evaluation)."""
-    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    root = items_root(cfg)
     texts = training_texts(cfg)
     refused = {}
     for task in cfg.eval.tasks:
@@ -146,8 +156,9 @@ def task_scores(per_seed: dict, task: str) -> TaskScores:
 # ------------------------------------------------------------------------------------------ baselines
 def baseline_scores(cfg: Config, tasks: list[str], n_seeds: int) -> tuple[dict[str, TaskScores], dict]:
     """({task: TaskScores}, {task: what the baseline is}) on the same items: the constant (majority) answer for
-    classification, the question-only prior for QA, the best constant training caption for captioning."""
-    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    classification, the question-only prior for QA (fitted on the root's training split: none where the benchmark
+    has no such split), the best constant training caption for captioning."""
+    root = items_root(cfg)
     constant: dict[str, TaskScores] = {}
     meta: dict = {}
     for task in tasks:
@@ -158,6 +169,9 @@ def baseline_scores(cfg: Config, tasks: list[str], n_seeds: int) -> tuple[dict[s
             items = constant_answer_items(labels)
             constant[task] = TaskScores(np.tile(items, (n_seeds, 1)), labels)
         elif kind == "qa":
+            if not (root / "train" / f"{task}.jsonl").is_file():
+                meta[task] = {"baseline": "none: no training split beside these items to fit a question-only prior on"}
+                continue
             train, _ = load_eval_records(root / "train" / f"{task}.jsonl", root)
             prior = fit_question_prior(train)
             constant[task] = TaskScores(np.tile(question_prior_items(records, prior), (n_seeds, 1)))
@@ -207,8 +221,9 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
         cells["classification_accuracy"] = float(np.mean(accuracy)) if accuracy else None
         table["conditions"][condition] = cells
         table["versus_constant"][condition] = {
-            kind: paired_difference(_by_kind(per_task, kind), _by_kind(constant, kind), resamples=resamples).as_dict()
-            for kind, _ in KINDS if _by_kind(per_task, kind)}
+            kind: paired_difference({t: s for t, s in _by_kind(per_task, kind).items() if t in constant},
+                                    _by_kind(constant, kind), resamples=resamples).as_dict()
+            for kind, _ in KINDS if set(_by_kind(per_task, kind)) & set(constant)}
         if condition != REFERENCE and REFERENCE in scores:
             table["differences"][condition] = {
                 kind: paired_difference(_by_kind(per_task, kind), _by_kind(scores[REFERENCE], kind),
@@ -232,10 +247,13 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
 
 
 def build(preset: str, encoders: list[str], seeds: list[int], conditions: list[str] | None = None, *,
-          command: str = "", **kw) -> dict:
+          command: str = "", benchmark: dict | None = None, **kw) -> dict:
+    """The table under each encoder. ``benchmark`` (its name, split, metric and what the paper reports) labels a
+    table whose ``overrides`` point the evaluation at a prepared paper benchmark."""
     conditions = conditions or list(CONDITIONS)
-    cfg = load_config(preset)
+    cfg = load_config(preset, kw.get("overrides"))
     return {"preset": preset, "command": command, "seeds": seeds, "conditions": conditions, "reference": REFERENCE,
+            "benchmark": benchmark,
             "encoder_order": list(encoders),
             "eval": {"max_items": cfg.eval.max_items, "subset_seed": cfg.eval.subset_seed, "eval_seeds": cfg.eval.seeds,
                      "num_beams": cfg.decoding.num_beams, "resamples": cfg.eval.bootstrap_resamples},
@@ -254,7 +272,9 @@ def _cell(d: dict | None, signed: bool = False) -> str:
 def to_markdown(table: dict, readme: bool = False) -> str:
     """The tables of ``build``'s result. ``readme``: the pooled and paired tables only (the README's block)."""
     ev = table["eval"]
-    lines = [] if readme else ["# Modality transfers on MiniAudio (eval part)", ""]
+    bench = table.get("benchmark")
+    place = f"{bench['name']} ({bench['split']}, every item)" if bench else "MiniAudio (eval part)"
+    lines = [] if readme else [f"# Modality transfers on {place}", ""]
     lines.append(f"Preset `{table['preset']}`: a stand-in CLAP + SmolLM2-135M with LoRA (not the paper's MS-CLAP + "
                  f"Vicuna-7B); training seeds {', '.join(map(str, table['seeds']))}; "
                  + (f"a seeded subset of at most {ev['max_items']} items per task; " if ev["max_items"] else "")
@@ -262,6 +282,8 @@ def to_markdown(table: dict, readme: bool = False) -> str:
                  + f"; Santa's noise drawn under evaluation seeds {ev['eval_seeds']}. Cells: value [95% interval, "
                  f"hierarchical bootstrap over training seeds then items, {ev['resamples']} resamples]. "
                  f"Command: `{table['command']}`.")
+    if bench and not readme:
+        lines += ["", f"Metric as the benchmark's peers report it: {bench['metric']}. The paper's value: {bench['paper']}."]
     for encoder in table.get("encoder_order", list(table["encoders"])):  # JSON files sort their keys
         t = table["encoders"][encoder]
         lines += ["", f"### {t['setting']}", "",
@@ -312,8 +334,9 @@ def to_markdown(table: dict, readme: bool = False) -> str:
         lines.append("")
         lines.append("(!) the majority class holds over half of the items: accuracy there says little; read balanced accuracy.")
         for task, note in t["baseline_notes"].items():
-            detail = f"\"{note['caption']}\"" if "caption" in note else json.dumps(note["prior"], sort_keys=True)
-            lines.append(f"- {task} baseline: {note['baseline']}: {detail}")
+            detail = (f": \"{note['caption']}\"" if "caption" in note
+                      else f": {json.dumps(note['prior'], sort_keys=True)}" if "prior" in note else "")
+            lines.append(f"- {task} baseline: {note['baseline']}{detail}")
         if t["missing"]:
             lines.append(f"- not run: {', '.join(t['missing'])} (their runs are missing)")
         for condition, refused in t.get("refused", {}).items():

@@ -1,0 +1,134 @@
+"""Time per optimizer step of the paper's training setting on this machine, for the pre-flight check's estimate to
+stand beside: MATS with a frozen LLM of the paper's architecture (Vicuna-7B v1.5's shapes, random weights: a step's
+time depends on shapes, not values), LoRA on its attention projections, the transformer mapper with its 40-token
+prefix, the GPU's half precision, the preset's batch and accumulation, on prompts and answers of a training corpus.
+
+    python -m mats_lib.analysis.paper_step --corpus build/data/audiotia_mini/sources.json --steps 5
+
+Stand-ins, stated in the output: the tokenizer is SmolLM2's (the embedding table is sized to it, 49152 rows instead
+of Vicuna's 32000: about 1% more work per token), and the corpus gives the answer lengths."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..check import Report, estimate, llm_parameters
+from ..config import load_config
+from ..data.sampling import SourceSampler
+from ..model import MATS, resolve_device, resolve_dtype
+from ..seed import seed_everything
+from ..train import parse_overrides
+from ..training import load_sources, make_optimizer, training_batch
+
+# Shapes from each model's published config.json.
+ARCHITECTURES = {
+    "vicuna-7b": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
+                  "num_key_value_heads": 32, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5},
+    "tiny": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "max_position_embeddings": 512},
+}
+CLAP_WIDTH = 1024  # MS-CLAP 2023's projection
+
+
+def build_model(architecture: str, cfg, device: torch.device) -> MATS:
+    """Frozen random LLM of the architecture on ``device`` (made there: a 7B init on the CPU takes minutes) with
+    LoRA as load_llm puts it, and the preset's mapper."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from ..assets import smollm2_path
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_path())
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    config = LlamaConfig(**ARCHITECTURES[architecture], vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    with torch.device(device):
+        llm = LlamaForCausalLM(config).to(resolve_dtype(cfg.llm.dtype))
+    llm.requires_grad_(False)
+    if cfg.train.gradient_checkpointing:
+        llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    llm = get_peft_model(llm, LoraConfig(r=cfg.llm.lora_r, lora_alpha=cfg.llm.lora_alpha,
+                                         lora_dropout=cfg.llm.lora_dropout, target_modules=list(cfg.llm.lora_targets),
+                                         bias="none", task_type="CAUSAL_LM"))
+    return MATS(llm, tokenizer, CLAP_WIDTH, cfg).to(device).train()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(architecture: str, corpus: str, *, steps: int = 5, warmup: int = 2, overrides: dict | None = None) -> dict:
+    cfg = load_config("paper", {"encoder.checkpoint": None, "llm.path": "tiny-random", "data.corpus": corpus,
+                                "tracking.enabled": False, **(overrides or {})})
+    device = resolve_device(cfg.train.device)
+    gens = seed_everything(cfg.seed)
+    sources, ratios = load_sources(cfg)
+    sampler = SourceSampler(sources, ratios, gens.child("sampler").numpy)
+    model = build_model(architecture, cfg, device)
+    optimizer = make_optimizer(model, cfg)
+    micro, accum = cfg.train.batch_size, cfg.train.grad_accum
+    times, tokens = [], []
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    for step in range(warmup + steps):
+        _sync(device)
+        start, step_tokens = time.perf_counter(), 0
+        for _ in range(accum):
+            _, records = sampler.next_batch(micro)
+            batch = training_batch(model.tokenizer, records, cfg.data.max_answer_tokens)
+            embedding = torch.nn.functional.normalize(torch.randn(micro, CLAP_WIDTH, generator=gens.torch), dim=-1)
+            (model(embedding, batch) / accum).backward()
+            step_tokens += micro * (batch.head_ids.shape[1] + cfg.mapper.prefix_length + batch.tail_ids.shape[1]
+                                    + batch.answer_ids.shape[1])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        _sync(device)
+        if step >= warmup:
+            times.append(time.perf_counter() - start)
+            tokens.append(step_tokens)
+    arch = {**ARCHITECTURES[architecture], "vocab_size": len(model.tokenizer)}
+    params = llm_parameters(arch)
+    seconds = float(np.median(times))
+    out = {"architecture": architecture, "llm_parameters": params, "device": str(device),
+           "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+           "dtype": str(resolve_dtype(cfg.llm.dtype)), "batch_size": micro, "grad_accum": accum,
+           "gradient_checkpointing": cfg.train.gradient_checkpointing, "timed_steps": steps,
+           "seconds_per_step_median": round(seconds, 4), "seconds_per_step": [round(t, 4) for t in times],
+           "padded_tokens_per_step_mean": float(np.mean(tokens)),
+           "achieved_tflops_at_6_flops_per_param_token": round(6 * params * np.mean(tokens) / seconds / 1e12, 1),
+           "hours_for_max_steps_on_one_device": round(seconds * cfg.train.max_steps / 3600, 1),
+           "max_steps": cfg.train.max_steps,
+           "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated(device) / 1e9, 1) if device.type == "cuda"
+           else None,
+           "check_estimate": estimate(cfg, arch, CLAP_WIDTH, Report()),
+           "stand_ins": "random weights of the architecture; SmolLM2's tokenizer (embedding table sized to it); "
+                        "prompts and answers from --corpus"}
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--architecture", choices=sorted(ARCHITECTURES), default="vicuna-7b")
+    parser.add_argument("--corpus", required=True, help="sources.json of a training corpus (AudioTIA layout)")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="paper preset overrides")
+    parser.add_argument("--out", type=Path, help="write the result here (JSON)")
+    args = parser.parse_args(argv)
+    overrides = parse_overrides(args.set)
+    result = measure(args.architecture, args.corpus, steps=args.steps, warmup=args.warmup, overrides=overrides)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()

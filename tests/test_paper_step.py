@@ -1,0 +1,18 @@
+"""The paper-step timer (mats_lib.analysis.paper_step) at toy size on the CPU: it trains real steps of the paper's
+setting and reports its time beside the pre-flight check's estimate. Its real figures come from a GPU host."""
+import json
+
+from mats_lib.analysis.paper_step import main
+
+
+def test_the_paper_step_is_timed_beside_the_checks_estimate(tmp_path):
+    out = tmp_path / "step.json"
+    result = main(["--architecture", "tiny", "--corpus", "build/data/audiotia_mini/sources.json", "--steps", "2",
+                   "--warmup", "0", "--set", "train.batch_size=2", "--set", "train.grad_accum=2",
+                   "--set", "mapper.prefix_length=4", "--set", "mapper.num_layers=1",
+                   "--set", "train.device=cpu", "--set", "llm.dtype=float32", "--out", str(out)])
+    assert json.loads(out.read_text()) == result
+    assert result["device"] == "cpu" and result["batch_size"] == 2 and len(result["seconds_per_step"]) == 2
+    assert all(t > 0 for t in result["seconds_per_step"]) and result["padded_tokens_per_step_mean"] > 2 * 2 * 4
+    assert result["hours_for_max_steps_on_one_device"] > 0 and result["max_steps"] == 90000
+    assert result["check_estimate"]["llm_parameters"] == result["llm_parameters"]
