@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, load_config, resolve_path
 from .paths import project_path
 
 # The projection width of each real CLAP (mats_method.md s.2) and how its checkpoint names the last layer of
@@ -148,20 +148,22 @@ def _sample_lines(path: Path, n: int) -> list[str]:
         return [line for line in itertools.islice(f, n) if line.strip()]
 
 
-def check_corpus(cfg: Config, report: Report) -> None:
+def check_corpus(cfg: Config, report: Report) -> dict[str, tuple[list[dict], float]]:
+    """Validates the first records of every source; returns the valid samples with their ratios."""
     from .data.records import RecordError, load_train_records
 
+    samples: dict[str, tuple[list[dict], float]] = {}
     manifest = _given_path(cfg.data.corpus, "data.corpus", report)
     if manifest is None or cfg.data.modality != "text":
-        return
+        return samples
     try:
         entries = json.loads(manifest.read_text())  # {source: {"file": ..., "ratio": ...}}, as load_sources reads it
     except (OSError, ValueError) as error:
         report.problem("data.corpus", f"{manifest} is not a JSON manifest ({error})")
-        return
+        return samples
     if not isinstance(entries, dict) or not entries:
         report.problem("data.corpus", f"{manifest} lists no sources (expected {{name: {{file, ratio}}}})")
-        return
+        return samples
     import tempfile
 
     for name, info in sorted(entries.items()):
@@ -180,12 +182,45 @@ def check_corpus(cfg: Config, report: Report) -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as sample:
             sample.write("\n".join(lines) + "\n")
         try:
-            load_train_records(sample.name)
+            samples[name] = load_train_records(sample.name)[0], float(info["ratio"])
         except RecordError as error:
             report.problem("data.corpus", f"source {name!r}: {path}, record {error.line}: {error.problem}")
         finally:
             Path(sample.name).unlink()
     report.note("data.corpus", f"{len(entries)} sources, the first {SAMPLE_RECORDS} records of each validated")
+    return samples
+
+
+def corpus_tokens_per_sample(cfg: Config, samples: dict[str, tuple[list[dict], float]], report: Report,
+                             batches: int = 16, tokenizer=None) -> float | None:
+    """Mean padded tokens per training sample (prompt, soft prefix, answer) of batches drawn from the sampled records
+    at the corpus's ratios, with the LLM's own tokenizer (or the one given): what a step computes on. None when it
+    cannot be measured."""
+    if not samples or (tokenizer is None and cfg.llm.path in ("smollm2", "tiny-random")):
+        return None
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from .data.sampling import SourceSampler
+    from .training import training_batch
+
+    if tokenizer is None:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(resolve_path(cfg.llm.path, "llm.path")))
+        except Exception as error:  # noqa: BLE001 - any loading failure only costs the estimate its measured length
+            report.note("estimate", f"the tokenizer of llm.path does not load ({type(error).__name__}): tokens per "
+                                    "sample taken at the answer cap")
+            return None
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    sampler = SourceSampler({n: r for n, (r, _) in samples.items()}, {n: w for n, (_, w) in samples.items()},
+                            np.random.default_rng(cfg.seed))
+    per_sample = []
+    for _ in range(batches):
+        _, records = sampler.next_batch(cfg.train.batch_size)
+        batch = training_batch(tokenizer, records, cfg.data.max_answer_tokens)
+        per_sample.append(batch.head_ids.shape[1] + cfg.mapper.prefix_length + batch.tail_ids.shape[1]
+                          + batch.answer_ids.shape[1])
+    return float(np.mean(per_sample))
 
 
 def check_audio(cfg: Config, report: Report) -> None:
@@ -256,8 +291,10 @@ def check_benchmarks(benchmarks: dict[str, str], report: Report) -> None:
 
 
 # ------------------------------------------------------------------------------------------ the estimate
-def estimate(cfg: Config, llm_config: dict | None, clap_width: int | None, report: Report) -> dict | None:
-    """GPU memory and wall time per GPU, from the model sizes (an estimate, stated with its assumptions)."""
+def estimate(cfg: Config, llm_config: dict | None, clap_width: int | None, report: Report,
+             tokens_per_sample: float | None = None) -> dict | None:
+    """GPU memory and wall time per GPU, from the model sizes (an estimate, stated with its assumptions), for
+    ``tokens_per_sample`` as measured on the corpus, else an upper bound: every answer at its token cap."""
     if llm_config is None or not all(isinstance(llm_config.get(k), int) for k in ("hidden_size", "num_hidden_layers",
                                                                                     "vocab_size")):
         return None
@@ -266,7 +303,9 @@ def estimate(cfg: Config, llm_config: dict | None, clap_width: int | None, repor
     mapper = d * p * d + cfg.mapper.num_layers * (4 * d * d + 2 * cfg.mapper.mlp_ratio * d * d) + d * hidden
     lora = llm_config["num_hidden_layers"] * len(cfg.llm.lora_targets) * 2 * cfg.llm.lora_r * hidden
     trainable = mapper + lora
-    tokens = 30 + p + cfg.data.max_answer_tokens  # prompt head and tail, soft prefix, answer (upper bound)
+    measured = tokens_per_sample is not None
+    # prompt head and tail, soft prefix, answer: measured, or an upper bound with every answer at its cap
+    tokens = round(tokens_per_sample, 1) if measured else 30 + p + cfg.data.max_answer_tokens
     weights_gb = params * 2 / 1e9  # bf16 frozen weights
     optimizer_gb = trainable * 16 / 1e9  # fp32 weights, gradients and two AdamW moments
     activations_gb = cfg.train.batch_size * tokens * hidden * llm_config["num_hidden_layers"] * 34 / 1e9
@@ -274,12 +313,15 @@ def estimate(cfg: Config, llm_config: dict | None, clap_width: int | None, repor
     a100_bf16, utilisation = 312e12, 0.35
     hours = flops / (a100_bf16 * utilisation) / 3600
     out = {"llm_parameters": params, "trainable_parameters": trainable, "tokens_per_sample": tokens,
+           "tokens_per_sample_from": "the corpus (padded batches, the LLM's tokenizer)" if measured
+           else "the answer cap (upper bound)",
            "gpu_memory_gb_per_gpu": round(weights_gb + optimizer_gb + activations_gb, 1),
            "hours_on_one_a100": round(hours, 1),
            "assumptions": "bf16 frozen LLM, fp32 AdamW state for the trainable part, activations ~34 bytes per "
                           "token x hidden x layer (no gradient checkpointing), 6 x params x tokens FLOPs per "
                           "sample, A100 bf16 312 TFLOP/s at 35% utilisation"}
-    report.note("estimate", f"{params / 1e9:.2f}B LLM parameters, {trainable / 1e6:.0f}M trainable; about "
+    report.note("estimate", f"{params / 1e9:.2f}B LLM parameters, {trainable / 1e6:.0f}M trainable; {tokens} tokens "
+                            f"per sample ({out['tokens_per_sample_from']}); about "
                             f"{out['gpu_memory_gb_per_gpu']} GB per GPU at batch {cfg.train.batch_size}; about "
                             f"{out['hours_on_one_a100']} h on one A100 for {cfg.train.max_steps} steps "
                             "(divide by the number of GPUs)")
@@ -290,10 +332,11 @@ def check(cfg: Config, benchmarks: dict[str, str] | None = None) -> tuple[Report
     report = Report()
     clap_width = check_encoder(cfg, report)
     llm_config = check_llm(cfg, report)
-    check_corpus(cfg, report)
+    samples = check_corpus(cfg, report)
     check_audio(cfg, report)
     check_benchmarks(benchmarks or {}, report)
-    return report, estimate(cfg, llm_config, clap_width, report)
+    tokens = corpus_tokens_per_sample(cfg, samples, report) if llm_config else None
+    return report, estimate(cfg, llm_config, clap_width, report, tokens)
 
 
 def main(argv: list[str] | None = None) -> int:

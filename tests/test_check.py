@@ -49,6 +49,30 @@ def test_right_standins_pass_with_an_estimate(tmp_path, capsys):
     assert "projections {'audio': 1024, 'text': 1024}" in out and "GB per GPU" in out and "h on one A100" in out
 
 
+def test_the_estimate_counts_the_corpus_tokens_when_the_tokenizer_loads(tmp_path, capsys):
+    """With a tokenizer that loads (SmolLM2's, standing in for Vicuna's) the estimate is made for the corpus's padded
+    prompt + prefix + answer length; the stand-in tokenizer.json above does not load, so that run takes the cap."""
+    import shutil
+
+    from mats_lib.assets import smollm2_path
+    from mats_lib.check import check
+    from mats_lib.config import load_config
+    from mats_lib.train import parse_overrides
+
+    args = standins(tmp_path)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(smollm2_path() / name, tmp_path / "vicuna" / name)
+    cfg = load_config("paper", parse_overrides(args[1::2]))
+    report, measured = check(cfg)
+    assert not report.problems and measured["tokens_per_sample_from"].startswith("the corpus")
+    # 'a dog barks' / 'rain': a few prompt tokens + the 40-token prefix + a short answer, far below the cap
+    assert 40 < measured["tokens_per_sample"] < 80 < 30 + 40 + cfg.data.max_answer_tokens
+    (tmp_path / "vicuna" / "tokenizer.json").write_text("{}")
+    (tmp_path / "vicuna" / "tokenizer_config.json").unlink()
+    _, capped = check(cfg)
+    assert capped["tokens_per_sample"] == 220 and capped["tokens_per_sample_from"] == "the answer cap (upper bound)"
+
+
 @pytest.mark.parametrize("change,problem", [
     ({"width": 512}, "audio projection is 512-d, msclap is 1024-d"),
     ({"record": {"caption": "rain", "task": "audiocaps"}}, "audiocaps.json, record 4: missing field 'output'"),

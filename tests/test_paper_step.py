@@ -16,3 +16,11 @@ def test_the_paper_step_is_timed_beside_the_checks_estimate(tmp_path):
     assert all(t > 0 for t in result["seconds_per_step"]) and result["padded_tokens_per_step_mean"] > 2 * 2 * 4
     assert result["hours_for_max_steps_on_one_device"] > 0 and result["max_steps"] == 90000
     assert result["check_estimate"]["llm_parameters"] == result["llm_parameters"]
+    measured = result["check_estimate_at_corpus_tokens"]
+    assert measured["tokens_per_sample_from"].startswith("the corpus") and measured["tokens_per_sample"] < 220
+
+
+def test_steps_zero_gives_the_checks_estimates_alone():
+    result = main(["--corpus", "build/data/audiotia_mini/sources.json", "--steps", "0"])
+    assert set(result) == {"architecture", "check_estimate", "check_estimate_at_corpus_tokens"}
+    assert result["check_estimate"]["llm_parameters"] > 6e9  # Vicuna-7B's shapes, never built here

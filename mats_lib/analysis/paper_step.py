@@ -4,6 +4,7 @@ time depends on shapes, not values), LoRA on its attention projections, the tran
 prefix, the GPU's half precision, the preset's batch and accumulation, on prompts and answers of a training corpus.
 
     python -m mats_lib.analysis.paper_step --corpus build/data/audiotia_mini/sources.json --steps 5
+    python -m mats_lib.analysis.paper_step --corpus build/data/audiotia_mini/sources.json --steps 0   # estimates only
 
 Stand-ins, stated in the output: the tokenizer is SmolLM2's (the embedding table is sized to it, 49152 rows instead
 of Vicuna's 32000: about 1% more work per token), and the corpus gives the answer lengths."""
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..check import Report, estimate, llm_parameters
+from ..check import Report, check_corpus, corpus_tokens_per_sample, estimate, llm_parameters
 from ..config import load_config
 from ..data.sampling import SourceSampler
 from ..model import MATS, resolve_device, resolve_dtype
@@ -63,9 +64,29 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def check_estimates(architecture: str, cfg) -> dict:
+    """The pre-flight check's estimate for this setting: with every answer at its cap, and with the corpus's padded
+    tokens per sample (its first records, SmolLM2's tokenizer), as `python -m mats_lib.check` makes it."""
+    from transformers import AutoTokenizer
+
+    from ..assets import smollm2_path
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_path())
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    arch = {**ARCHITECTURES[architecture], "vocab_size": len(tokenizer)}
+    samples = check_corpus(cfg, Report())
+    tokens = corpus_tokens_per_sample(cfg, samples, Report(), tokenizer=tokenizer)
+    return {"check_estimate": estimate(cfg, arch, CLAP_WIDTH, Report()),
+            "check_estimate_at_corpus_tokens": estimate(cfg, arch, CLAP_WIDTH, Report(), tokens)}
+
+
 def measure(architecture: str, corpus: str, *, steps: int = 5, warmup: int = 2, overrides: dict | None = None) -> dict:
+    """The timing, beside the check's estimates; ``steps=0`` gives the estimates alone (no model is built)."""
     cfg = load_config("paper", {"encoder.checkpoint": None, "llm.path": "tiny-random", "data.corpus": corpus,
                                 "tracking.enabled": False, **(overrides or {})})
+    estimates = check_estimates(architecture, cfg)
+    if steps == 0:
+        return {"architecture": architecture, **estimates}
     device = resolve_device(cfg.train.device)
     gens = seed_everything(cfg.seed)
     sources, ratios = load_sources(cfg)
@@ -106,7 +127,7 @@ def measure(architecture: str, corpus: str, *, steps: int = 5, warmup: int = 2, 
            "max_steps": cfg.train.max_steps,
            "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated(device) / 1e9, 1) if device.type == "cuda"
            else None,
-           "check_estimate": estimate(cfg, arch, CLAP_WIDTH, Report()),
+           **estimates,
            "stand_ins": "random weights of the architecture; SmolLM2's tokenizer (embedding table sized to it); "
                         "prompts and answers from --corpus"}
     return out
