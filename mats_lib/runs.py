@@ -40,13 +40,15 @@ def _flat(settings: dict, prefix: str = "") -> dict:
 
 
 def _short(value) -> str:
-    """A folder-safe rendering of a setting; a path shows its file stem, and a long value keeps a hash of the
-    whole so that two values sharing a prefix never share a folder."""
+    """A folder-safe rendering of a setting; a long value keeps a hash of the whole so that two values sharing a
+    prefix never share a folder, and a path shows its file stem with a hash of the whole path (two corpora may both
+    be called sources.json)."""
     text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    if isinstance(value, str) and "/" in value:
-        text = Path(value).stem
-    safe = "".join(c if c.isalnum() or c in "._+" else "_" for c in text)
-    return safe if len(safe) <= 24 else f"{safe[:15]}~{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    is_path = isinstance(value, str) and "/" in value
+    safe = "".join(c if c.isalnum() or c in "._+" else "_" for c in (Path(value).stem if is_path else text))
+    if not is_path and len(safe) <= 24:
+        return safe
+    return f"{safe[:15]}~{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def run_name(cfg: Config) -> str:

@@ -29,8 +29,10 @@ def test_levers_train_what_is_missing_and_pair_against_the_reference(tmp_path, m
         assert more["versus_reference"]["items"] == today["versus_reference"]["items"] == {"cls_animals": 6, "cls_vocal": 6}
         assert more["versus_reference"]["training_seeds"] == 2
         assert set(more["per_task"]) == {"cls_animals", "cls_vocal"}
+        alone = more["per_task_versus_constant"]["cls_vocal"]  # one task's own paired verdict
+        assert alone["items"] == {"cls_vocal": 6} and alone["verdict"] in ("better", "worse", "not distinguishable")
         assert more["efficiency"] == pytest.approx(more["pooled"]["value"] / t["encoder_zero_shot"]["pooled"]["value"])
         assert set(t["levers"]["more_noise"]["keys"][transfer]["1"]) == {"cls_animals", "cls_vocal"}
     assert 0 <= t["encoder_zero_shot"]["pooled"]["value"] <= 1
     text = to_markdown(table)
-    assert "| more_noise |" in text and "data.noise_variance=0.05" in text
+    assert "| more_noise |" in text and "data.noise_variance=0.05" in text and "| encoder's zero-shot | - |" in text

@@ -20,6 +20,10 @@ def test_runs_that_differ_from_the_preset_get_their_own_folders():
     a, b = (run_name(load_config("mini", {"data.corpus": f"build/data/audiotia_mini/sources-tia_class_description_x{k}.json"}))
             for k in (3, 5))
     assert a != b and "corpus=sources_tia_cla~" in a
+    # two corpora with the same file name in different folders (hold-out variants) get two folders too
+    held = {run_name(load_config("mini", {"data.corpus": f"build/data/audiotia_mini/without-{t}/sources.json"}))
+            for t in ("cls_synth", "cls_animals")}
+    assert len(held) == 2 and all("corpus=sources~" in n for n in held)
     # inference settings are not training settings: same run
     assert run_name(load_config("mini", {"santa.lam": 0.9, "decoding.num_beams": 4})) == "mini-text-tagclap-seed0"
 

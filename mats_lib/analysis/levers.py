@@ -125,6 +125,10 @@ def encoder_levers(preset: str, encoder: str, seeds: list[int], levers: list[Lev
                 "versus_constant": paired_difference(per_task, constant, resamples=resamples).as_dict(),
                 "versus_reference": paired_difference(per_task, reference[transfer], resamples=resamples).as_dict(),
                 "versus_encoder": paired_difference(per_task, zero_shot, resamples=resamples).as_dict(),
+                # each task alone: the held-out source's verdict (a run whose corpus lacks its labels) is read here
+                "per_task_versus_constant": {
+                    t: paired_difference({t: per_task[t]}, {t: constant[t]}, resamples=resamples).as_dict()
+                    for t in per_task},
                 "efficiency": pooled["value"] / ceiling["value"] if ceiling["value"] > 0 else None}
         out["levers"][lever.label] = row
     return out
@@ -162,5 +166,18 @@ def to_markdown(table: dict) -> str:
                 lines.append(f"| {label} | {table['levers'][label]} | {transfer} | {_cell(r['pooled'])} | "
                              f"{_cell(r['versus_constant'], True)} {r['versus_constant']['verdict']} | "
                              f"{_cell(r['versus_reference'], True)} {r['versus_reference']['verdict']} | {eff} |")
+        tasks = list(t["encoder_zero_shot"]["per_task"])
+        lines += ["", "Per task (balanced accuracy; difference from the constant answer [95% interval] and verdict; "
+                  "a lever whose corpus holds a label set out is read on that set's column):", "",
+                  "| lever | transfer | " + " | ".join(tasks) + " |", "|---|---|" + "---|" * len(tasks),
+                  "| encoder's zero-shot | - | " + " | ".join(f"{t['encoder_zero_shot']['per_task'][x]:.3f}"
+                                                        for x in tasks) + " |"]
+        for label, row in t["levers"].items():
+            for transfer in TRANSFERS:
+                r = row[transfer]
+                versus = r.get("per_task_versus_constant", {})
+                lines.append(f"| {label} | {transfer} | " + " | ".join(
+                    f"{r['per_task'][x]:.3f} ({_cell(versus[x], True)} {versus[x]['verdict']})" if x in versus
+                    else f"{r['per_task'][x]:.3f}" for x in tasks) + " |")
         lines.append("")
     return "\n".join(lines)
