@@ -217,10 +217,13 @@ def corpus_tokens_per_sample(cfg: Config, samples: dict[str, tuple[list[dict], f
     per_sample = []
     for _ in range(batches):
         _, records = sampler.next_batch(cfg.train.batch_size)
-        batch = training_batch(tokenizer, records, cfg.data.max_answer_tokens)
-        per_sample.append(batch.head_ids.shape[1] + cfg.mapper.prefix_length + batch.tail_ids.shape[1]
-                          + batch.answer_ids.shape[1])
+        per_sample.append(padded_length(training_batch(tokenizer, records, cfg.data.max_answer_tokens), cfg))
     return float(np.mean(per_sample))
+
+
+def padded_length(batch, cfg: Config) -> int:
+    """Positions each sample of a training batch occupies: prompt head, soft prefix, padded tail and answer."""
+    return batch.head_ids.shape[1] + cfg.mapper.prefix_length + batch.tail_ids.shape[1] + batch.answer_ids.shape[1]
 
 
 def check_audio(cfg: Config, report: Report) -> None:

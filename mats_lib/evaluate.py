@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("--benchmark and --root go together")
         from .benchmarks import evaluation_overrides
 
-        bench, prepared = evaluation_overrides(args.benchmark, args.root, allow_missing=args.allow_missing)
-        overrides = {**prepared, **overrides}
-        print(f"{bench.name}: {prepared['eval.data_root']} ({bench.split}; metric: {bench.metric})")
+        bench, bench_settings = evaluation_overrides(args.benchmark, args.root, allow_missing=args.allow_missing)
+        overrides = {**bench_settings, **overrides}
+        print(f"{bench.name}: {bench_settings['eval.data_root']} ({bench.split}; metric: {bench.metric})")
     cfg = evaluation_config(args.run, overrides)
     name = Path(args.run).name + (f"-{bench.name}" if bench else "")
     out = Path(args.out) if args.out else eval_dir() / name

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..check import Report, check_corpus, corpus_tokens_per_sample, estimate, llm_parameters
+from ..check import Report, check_corpus, corpus_tokens_per_sample, estimate, llm_parameters, padded_length
 from ..config import load_config
 from ..data.sampling import SourceSampler
 from ..model import MATS, resolve_device, resolve_dtype
@@ -36,17 +36,28 @@ ARCHITECTURES = {
 CLAP_WIDTH = 1024  # MS-CLAP 2023's projection
 
 
-def build_model(architecture: str, cfg, device: torch.device) -> MATS:
-    """Frozen random LLM of the architecture on ``device`` (made there: a 7B init on the CPU takes minutes) with
-    LoRA as load_llm puts it, and the preset's mapper."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+def stand_in_tokenizer():
+    """SmolLM2's tokenizer, standing in for the paper LLM's (the embedding table is sized to it)."""
+    from transformers import AutoTokenizer
 
     from ..assets import smollm2_path
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_path())
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    config = LlamaConfig(**ARCHITECTURES[architecture], vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+    return tokenizer
+
+
+def architecture_config(architecture: str, tokenizer) -> dict:
+    return {**ARCHITECTURES[architecture], "vocab_size": len(tokenizer)}
+
+
+def build_model(architecture: str, cfg, tokenizer, device: torch.device) -> MATS:
+    """Frozen random LLM of the architecture on ``device`` (made there: a 7B init on the CPU takes minutes) with
+    LoRA as load_llm puts it, and the preset's mapper."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(**architecture_config(architecture, tokenizer), bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     with torch.device(device):
         llm = LlamaForCausalLM(config).to(resolve_dtype(cfg.llm.dtype))
@@ -64,18 +75,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def check_estimates(architecture: str, cfg) -> dict:
+def check_estimates(arch: dict, cfg, tokenizer) -> dict:
     """The pre-flight check's estimate for this setting: with every answer at its cap, and with the corpus's padded
-    tokens per sample (its first records, SmolLM2's tokenizer), as `python -m mats_lib.check` makes it."""
-    from transformers import AutoTokenizer
-
-    from ..assets import smollm2_path
-
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_path())
-    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    arch = {**ARCHITECTURES[architecture], "vocab_size": len(tokenizer)}
-    samples = check_corpus(cfg, Report())
-    tokens = corpus_tokens_per_sample(cfg, samples, Report(), tokenizer=tokenizer)
+    tokens per sample (its first records, the given tokenizer), as `python -m mats_lib.check` makes it."""
+    tokens = corpus_tokens_per_sample(cfg, check_corpus(cfg, Report()), Report(), tokenizer=tokenizer)
     return {"check_estimate": estimate(cfg, arch, CLAP_WIDTH, Report()),
             "check_estimate_at_corpus_tokens": estimate(cfg, arch, CLAP_WIDTH, Report(), tokens)}
 
@@ -84,14 +87,16 @@ def measure(architecture: str, corpus: str, *, steps: int = 5, warmup: int = 2, 
     """The timing, beside the check's estimates; ``steps=0`` gives the estimates alone (no model is built)."""
     cfg = load_config("paper", {"encoder.checkpoint": None, "llm.path": "tiny-random", "data.corpus": corpus,
                                 "tracking.enabled": False, **(overrides or {})})
-    estimates = check_estimates(architecture, cfg)
+    tokenizer = stand_in_tokenizer()
+    arch = architecture_config(architecture, tokenizer)
+    estimates = check_estimates(arch, cfg, tokenizer)
     if steps == 0:
         return {"architecture": architecture, **estimates}
     device = resolve_device(cfg.train.device)
     gens = seed_everything(cfg.seed)
     sources, ratios = load_sources(cfg)
     sampler = SourceSampler(sources, ratios, gens.child("sampler").numpy)
-    model = build_model(architecture, cfg, device)
+    model = build_model(architecture, cfg, tokenizer, device)
     optimizer = make_optimizer(model, cfg)
     micro, accum = cfg.train.batch_size, cfg.train.grad_accum
     times, tokens = [], []
@@ -102,18 +107,16 @@ def measure(architecture: str, corpus: str, *, steps: int = 5, warmup: int = 2, 
         start, step_tokens = time.perf_counter(), 0
         for _ in range(accum):
             _, records = sampler.next_batch(micro)
-            batch = training_batch(model.tokenizer, records, cfg.data.max_answer_tokens)
+            batch = training_batch(tokenizer, records, cfg.data.max_answer_tokens)
             embedding = torch.nn.functional.normalize(torch.randn(micro, CLAP_WIDTH, generator=gens.torch), dim=-1)
             (model(embedding, batch) / accum).backward()
-            step_tokens += micro * (batch.head_ids.shape[1] + cfg.mapper.prefix_length + batch.tail_ids.shape[1]
-                                    + batch.answer_ids.shape[1])
+            step_tokens += micro * padded_length(batch, cfg)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         _sync(device)
         if step >= warmup:
             times.append(time.perf_counter() - start)
             tokens.append(step_tokens)
-    arch = {**ARCHITECTURES[architecture], "vocab_size": len(model.tokenizer)}
     params = llm_parameters(arch)
     seconds = float(np.median(times))
     out = {"architecture": architecture, "llm_parameters": params, "device": str(device),

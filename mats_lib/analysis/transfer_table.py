@@ -128,6 +128,21 @@ def items_root(cfg: Config) -> Path:
     return resolve_path(cfg.data.audio_root, "data.audio_root")
 
 
+def benchmark_setting(name: str, root: str | Path, allow_missing: bool = False) -> tuple[dict, dict]:
+    """(the table's label for a paper benchmark: name, split, metric and what the paper reports; the overrides that
+    evaluate every item of it, prepared from ``root``). Only benchmarks this table compares (classification,
+    captioning, QA) are taken; the others are refused with the command that scores them."""
+    from ..benchmarks import evaluation_overrides, get_benchmark
+
+    bench = get_benchmark(name)
+    if bench.kind not in dict(KINDS):
+        raise ValueError(f"{bench.name} is scored by {bench.metric}; this table compares classification, captioning "
+                         f"and QA scores: evaluate it with `python -m mats_lib.evaluate RUN --benchmark {bench.name} "
+                         f"--root {root}`")
+    _, overrides = evaluation_overrides(name, root, allow_missing=allow_missing)
+    return {"name": bench.name, "split": bench.split, "metric": bench.metric, "paper": bench.paper}, overrides
+
+
 def refused_tasks(cfg: Config) -> dict[str, str]:
     """{task: reason} for the tasks the zero-shot guard refuses for a run trained under ``cfg`` (same subset as
     the evaluation)."""
@@ -220,10 +235,10 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
                     if get_task(t).kind == "classification" for s in seeds]
         cells["classification_accuracy"] = float(np.mean(accuracy)) if accuracy else None
         table["conditions"][condition] = cells
+        with_baseline = {t: s for t, s in per_task.items() if t in constant}  # a QA benchmark may have none
         table["versus_constant"][condition] = {
-            kind: paired_difference({t: s for t, s in _by_kind(per_task, kind).items() if t in constant},
-                                    _by_kind(constant, kind), resamples=resamples).as_dict()
-            for kind, _ in KINDS if set(_by_kind(per_task, kind)) & set(constant)}
+            kind: paired_difference(_by_kind(with_baseline, kind), _by_kind(constant, kind), resamples=resamples).as_dict()
+            for kind, _ in KINDS if _by_kind(with_baseline, kind)}
         if condition != REFERENCE and REFERENCE in scores:
             table["differences"][condition] = {
                 kind: paired_difference(_by_kind(per_task, kind), _by_kind(scores[REFERENCE], kind),
