@@ -161,7 +161,8 @@ class EvalConfig:
 
     transfers: list[str] = field(default_factory=lambda: ["plain", "memory", "santa"])
     """Applied to the audio embedding: plain (as is), test_noise (the training noise added at test time),
-    memory (DRCap), santa. The paper's conditions pair them with a run: raw = plain on a model trained
+    memory (DRCap), santa, mean_shift (the mean text-minus-audio offset of the encoder's audio-train pairs added,
+    Liang et al. 2022: not the paper's, compared beside it). The paper's conditions pair them with a run: raw = plain on a model trained
     without noise; noise (CapDec) = plain on the noise-trained model; memory and Santa on the noise-trained model."""
     tasks: list[str] = field(default_factory=lambda: ["cls_opensfx", "cls_wesnoth", "cls_animals", "cls_desktop",
                                                       "cls_synth", "cls_vocal", "caption_scenes", "qa_scenes"])

@@ -34,6 +34,7 @@ from .encoders import create_encoder, encoder_from_config
 from .inference import generate, load_trained
 from .metrics import (accuracy_items, balanced_accuracy, caption_metrics, class_baselines, exact_match_items,
                       match_to_classes, mean_average_precision, postprocess, qa_items)
+from .modality_offset import modality_offset
 from .paths import cache_dir
 from .provenance import (EVALUATION_SOURCES, file_sha256, numeric_platform, provenance, settings_key, source_fingerprint,
                          write_json_atomic)
@@ -242,12 +243,16 @@ def evaluation_platform(run_cfg: Config) -> dict:
 
 
 def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str, run_key: str, encoder_fp: str,
-                data_sha: str, santa: SantaSettings, settings: Config, platform: dict | None = None) -> dict:
-    """Everything that makes one part's numbers; its hash is the part's key."""
+                data_sha: str, santa: SantaSettings, settings: Config, platform: dict | None = None,
+                offset: dict | None = None) -> dict:
+    """Everything that makes one part's numbers; its hash is the part's key. ``offset``: the mean_shift
+    transfer's offset statistics (its hash included)."""
     if transfer == "test_noise":
         santa_used = {"noise_variance": santa.noise_variance}
     elif transfer in ("memory", "santa"):
         santa_used = asdict(santa)
+    elif transfer == "mean_shift":
+        santa_used = {"offset": offset}
     else:
         santa_used = {}
     kind = get_task(task).kind
@@ -267,6 +272,16 @@ def eval_seeds(transfer: str, settings: Config) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------ the runner
+def items_root(settings: Config, run_cfg: Config) -> Path:
+    """Where the evaluated items live: a paper benchmark prepared by mats_lib.benchmarks (``eval.data_root``, which
+    also registers its tasks) or the run's own MiniAudio."""
+    if settings.eval.data_root:
+        from . import benchmarks  # noqa: F401
+
+        return resolve_path(settings.eval.data_root, "eval.data_root")
+    return resolve_path(run_cfg.data.audio_root, "data.audio_root")
+
+
 def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker=None,
                  progress: bool = True) -> dict:
     """Evaluate a training run on the eval part of its benchmark under ``settings``' santa / eval / decoding
@@ -283,18 +298,17 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
     if unknown:
         raise ValueError(f"unknown transfer(s) {unknown}; choose from {', '.join(TRANSFERS)}")
     scorer = scorer_encoder(settings.eval.scorer)
-    if settings.eval.data_root:  # a paper benchmark prepared by mats_lib.benchmarks (registers its tasks)
-        from . import benchmarks  # noqa: F401
-
-        root = resolve_path(settings.eval.data_root, "eval.data_root")
-    else:
-        root = resolve_path(run_cfg.data.audio_root, "data.audio_root")
+    root = items_root(settings, run_cfg)
     labels_path = root / "labels.json"
     labels = json.loads(labels_path.read_text()) if labels_path.is_file() else {}
     guard_texts = training_texts(run_cfg)
     bank = None
     if any(t in ("memory", "santa") for t in settings.eval.transfers):
         bank = memory_bank(encoder, corpus_captions(run_cfg), santa, settings.eval.subset_seed)
+    offset, offset_info = None, None
+    if "mean_shift" in settings.eval.transfers:
+        vector, offset_info = modality_offset(run_cfg, encoder)
+        offset = torch.from_numpy(vector)
     checkpoint_sha = file_sha256(ckpt / "trainable.safetensors")
     platform = evaluation_platform(run_cfg)
     out_dir = Path(out_dir)
@@ -313,9 +327,9 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
             for seed in eval_seeds(transfer, settings):
                 inputs = part_inputs(transfer, task, seed, checkpoint_sha=checkpoint_sha, run_key=stored.get("key", ""),
                                      encoder_fp=encoder.fingerprint(), data_sha=data_sha, santa=santa, settings=settings,
-                                     platform=platform)
-                metrics = _evaluate_part(model, records, table, bank, santa, transfer, task, seed, inputs, labels,
-                                         scorer, settings, out_dir, tracker, progress, run=str(ckpt))
+                                     platform=platform, offset=offset_info)
+                metrics = _evaluate_part(model, records, table, bank, offset, santa, transfer, task, seed, inputs,
+                                         labels, scorer, settings, out_dir, tracker, progress, run=str(ckpt))
                 results.setdefault(transfer, {}).setdefault(task, []).append(metrics)
     return results
 
@@ -325,8 +339,8 @@ def _manifest_sha(root: Path) -> str | None:
     return file_sha256(manifest) if manifest.exists() else None
 
 
-def _evaluate_part(model, records, table, bank, santa, transfer, task, seed, inputs, labels, scorer, settings,
-                   out_dir, tracker, progress, run) -> dict:
+def _evaluate_part(model, records, table, bank, offset, santa, transfer, task, seed, inputs, labels, scorer,
+                   settings, out_dir, tracker, progress, run) -> dict:
     key = settings_key(inputs)
     part = out_dir / transfer / task / key
     metrics_path = part / "metrics.json"
@@ -345,7 +359,7 @@ def _evaluate_part(model, records, table, bank, santa, transfer, task, seed, inp
         batch = records[start : start + batch_size]
         generator = torch.Generator().manual_seed(derive_seed(seed, f"{transfer}/{task}/{start}"))
         audio = torch.stack([table[r["audio_id"]] for r in batch])
-        embedded = apply_transfer(transfer, audio, bank=bank, settings=santa, generator=generator)
+        embedded = apply_transfer(transfer, audio, bank=bank, settings=santa, generator=generator, offset=offset)
         texts = generate(model, embedded, [r["task"] for r in batch], [r.get("instruction") for r in batch], decoding)
         new = [{"audio_id": r["audio_id"], "question": r.get("instruction"), "prediction": postprocess(t),
                 "reference": r["output"], **({"references": r["references"]} if "references" in r else {})}

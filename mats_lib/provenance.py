@@ -33,8 +33,8 @@ ENCODER_SOURCES = ("audio.py", "assets.py", "checkpoints.py", "encoders/*.py", "
                    "encoders/miniclap/encoder.py", "encoders/miniclap/heads.py")
 TRAINING_SOURCES = ("training.py", "model.py", "noise.py", "seed.py", "data/sampling.py", "data/records.py",
                     "data/tasks.py", "data/labels.py") + ENCODER_SOURCES
-EVALUATION_SOURCES = ("evaluation.py", "inference.py", "santa.py", "metrics.py", "baselines.py", "model.py",
-                      "noise.py", "seed.py", "data/records.py", "data/tasks.py") + ENCODER_SOURCES
+EVALUATION_SOURCES = ("evaluation.py", "inference.py", "santa.py", "modality_offset.py", "metrics.py", "baselines.py",
+                      "model.py", "noise.py", "seed.py", "data/records.py", "data/tasks.py") + ENCODER_SOURCES
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:

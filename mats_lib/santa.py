@@ -1,4 +1,5 @@
-"""Modality transfers applied to CLAP audio embeddings before the mapper: plain, test_noise, memory, Santa.
+"""Modality transfers applied to CLAP audio embeddings before the mapper: plain, test_noise, memory, Santa, and
+mean_shift (not the paper's: the literature's training-free fix of the modality gap, compared beside them).
 
 Axes: b batch, d embedding dim, m memory size, k clusters, s largest cluster, l retrieved texts.
 
@@ -7,6 +8,7 @@ CLAP text embeddings, take the l members of that cluster nearest to a (repeated 
 smaller), add fresh Gaussian noise to them, weight them by softmax(temperature * <a, m_i>) and mix:
     a' = (1 - lambda) a + lambda * sum_i w_i m_i
 ``memory`` is DRCap's memory-bank projection: exact retrieval over the whole memory, no noise, lambda 1.
+``mean_shift`` adds the encoder's mean text-minus-audio offset (Liang et al. 2022; modality_offset.py).
 Every function is pure: randomness comes from an explicit ``torch.Generator``.
 """
 from __future__ import annotations
@@ -155,16 +157,26 @@ def memory(a: torch.Tensor, bank: MemoryBank, settings: SantaSettings) -> torch.
                            noise_variance=0.0, exact=True, normalize_first=True, generator=None)
 
 
-TRANSFERS = ("plain", "test_noise", "memory", "santa")
+def mean_shift(a: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:  # [b, d], [d] -> [b, d]
+    """The unit audio embedding moved by the mean text-minus-audio offset, back on the sphere the decoder
+    was trained on."""
+    return F.normalize(F.normalize(a.float(), dim=-1) + offset.float(), dim=-1)
+
+
+TRANSFERS = ("plain", "test_noise", "memory", "santa", "mean_shift")
 STOCHASTIC_TRANSFERS = ("test_noise", "santa")  # they draw noise: evaluated once per evaluation seed
 
 
 def apply_transfer(name: str, a: torch.Tensor, *, bank: MemoryBank | None, settings: SantaSettings,
-                   generator: torch.Generator) -> torch.Tensor:
+                   generator: torch.Generator, offset: torch.Tensor | None = None) -> torch.Tensor:
     if name == "plain":
         return plain(a)
     if name == "test_noise":
         return test_noise(a, settings.noise_variance, generator)
+    if name == "mean_shift":
+        if offset is None:
+            raise ValueError("transfer 'mean_shift' needs the encoder's modality offset")
+        return mean_shift(a, offset)
     if name in ("memory", "santa") and bank is None:
         raise ValueError(f"transfer {name!r} needs a memory bank")
     if name == "memory":

@@ -1,4 +1,4 @@
-"""The transfer table: raw / noise / memory / Santa (+ test_noise) and MATS-Audio, per encoder, over training seeds.
+"""The transfer table: raw / noise / memory / Santa (+ test_noise, mean_shift) and MATS-Audio, per encoder, over training seeds.
 
     python scripts/transfer_table.py --config mini --encoders tagclap miniclap --seeds 0 1 2   # `make transfer-table`
 
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--config", default="mini", help="preset")
     parser.add_argument("--encoders", nargs="+", default=["tagclap", "miniclap"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--conditions", nargs="+", default=["raw", "noise", "memory", "santa", "MATS-Audio"],
+    parser.add_argument("--conditions", nargs="+", default=["raw", "noise", "memory", "santa", "mean_shift", "MATS-Audio"],
                         choices=list(CONDITIONS))
     parser.add_argument("--allow-missing", action="store_true", help="report conditions without runs as 'not run'")
     parser.add_argument("--update-readme", action="store_true", help="rewrite the README's transfer-table block")

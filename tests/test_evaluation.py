@@ -74,6 +74,16 @@ def test_a_changed_setting_gets_its_own_part_and_is_computed(tiny_run, tmp_path)
     assert seen == {0.3, 1.0}
 
 
+def test_mean_shift_is_a_transfer_keyed_by_its_offset(tiny_run, tmp_path):
+    quick = settings(tiny_run, **{"eval.transfers": ["plain", "mean_shift"], "eval.tasks": ["cls_animals"]})
+    result = evaluate_run(tiny_run, quick, tmp_path, progress=False)
+    shifted, plain = result["mean_shift"]["cls_animals"][0], result["plain"]["cls_animals"][0]
+    offset = shifted["inputs"]["santa"]["offset"]
+    assert offset["pairs"] > 0 and 0 < offset["norm"] < 2 and len(offset["sha256"]) == 64
+    assert shifted["eval_seed"] == plain["eval_seed"] and shifted["key"] != plain["key"]
+    assert len(shifted["exact"]) == len(plain["exact"])  # the same items, so the two are compared pairwise
+
+
 def test_each_input_of_the_key_changes_it():
     cfg = load_config("smoke")
     base = dict(checkpoint_sha="c", run_key="r", encoder_fp="e", data_sha="d", santa=SantaSettings(), settings=cfg)
@@ -89,6 +99,8 @@ def test_each_input_of_the_key_changes_it():
         part_inputs("santa", "cls_animals", 0, **{**base, "data_sha": "d2"}),
         part_inputs("santa", "cls_animals", 0, **{**base, "run_key": "r2"}),
         part_inputs("memory", "cls_animals", 0, **base),
+        part_inputs("mean_shift", "cls_animals", 0, **base, offset={"pairs": 3, "sha256": "a"}),
+        part_inputs("mean_shift", "cls_animals", 0, **base, offset={"pairs": 3, "sha256": "b"}),
         part_inputs("santa", "cls_animals", 0, **base, platform={"device": "cpu", "isa": ["avx2"], "llm_dtype": "torch.float32"}),
     ]
     keys = [settings_key(v) for v in variants]

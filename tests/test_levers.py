@@ -17,12 +17,19 @@ def test_parse_lever():
 def test_levers_train_what_is_missing_and_pair_against_the_reference(tmp_path, monkeypatch):
     monkeypatch.setenv("MATS_CACHE_DIR", str(tmp_path / "cache"))
     common = f"train.output_dir:{tmp_path / 'runs'},tracking.enabled:false,train.max_steps:2"
-    levers = [parse_lever(f"today={common}"), parse_lever(f"more_noise={common},data.noise_variance:0.05")]
-    table = lever_table("smoke", ["tagclap"], [0, 1], levers, out_root=tmp_path / "eval", progress=False)
+    levers = [parse_lever(f"today={common}"), parse_lever(f"more_noise={common},data.noise_variance:0.05"),
+              parse_lever(f"cold={common},santa.temperature:1")]  # an evaluation setting: today's runs, reused
+    transfers = TRANSFERS + ("mean_shift",)
+    table = lever_table("smoke", ["tagclap"], [0, 1], levers, out_root=tmp_path / "eval", progress=False,
+                        transfers=transfers)
     t = table["encoders"]["tagclap"]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
         [f"smoke-text-tagclap-seed{s}{extra}-max_steps=2" for s in (0, 1) for extra in ("", "-noise_variance=0.05")])
-    for transfer in TRANSFERS:
+    cold, today_keys = t["levers"]["cold"]["keys"], t["levers"]["today"]["keys"]
+    assert cold["noise"] == today_keys["noise"] and cold["mean_shift"] == today_keys["mean_shift"]  # same parts
+    assert cold["santa"]["0"]["cls_animals"] != today_keys["santa"]["0"]["cls_animals"]  # its own Santa parts
+    assert table["transfers"] == list(transfers)
+    for transfer in transfers:
         today, more = t["levers"]["today"][transfer], t["levers"]["more_noise"][transfer]
         # the reference against itself is exactly zero; the other lever is compared on the same items
         assert today["versus_reference"]["value"] == 0 and today["versus_reference"]["ci95"] == [0, 0]
@@ -35,4 +42,4 @@ def test_levers_train_what_is_missing_and_pair_against_the_reference(tmp_path, m
         assert set(t["levers"]["more_noise"]["keys"][transfer]["1"]) == {"cls_animals", "cls_vocal"}
     assert 0 <= t["encoder_zero_shot"]["pooled"]["value"] <= 1
     text = to_markdown(table)
-    assert "| more_noise |" in text and "data.noise_variance=0.05" in text and "| encoder's zero-shot | - |" in text
+    assert "| more_noise |" in text and "santa.temperature=1 | mean_shift |" in text and "data.noise_variance=0.05" in text and "| encoder's zero-shot | - |" in text

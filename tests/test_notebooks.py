@@ -87,7 +87,8 @@ def test_modality_gap_runs_under_papermill_with_its_numbers_and_figure(tmp_path,
 def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp_path, monkeypatch):
     execute("benchmark_tables.ipynb", {"preset": "smoke", "encoders": "tagclap", "seeds": "0"}, tmp_path, monkeypatch)
     table = json.loads((tmp_path / "reports" / "smoke" / "benchmark_tables.json").read_text())
-    assert set(table["encoders"]["tagclap"]["conditions"]) == {"raw", "noise", "memory", "santa", "MATS-Audio"}
+    assert set(table["encoders"]["tagclap"]["conditions"]) == {"raw", "noise", "memory", "santa", "mean_shift",
+                                                                     "MATS-Audio"}
     claims = table["claims"]["tagclap"]
     assert [c["claim"] for c in claims] == ["C1", "C2", "C7"]
     assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in claims)

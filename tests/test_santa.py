@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mats_lib.modality_offset import offset_statistics
 from mats_lib.santa import (MemoryBank, SantaSettings, apply_transfer, build_memory_bank, retrieve, santa, shuffle_draws,
                             subsample_memory)
 
@@ -82,6 +83,31 @@ def test_transfers_by_name(bank):
     assert torch.equal(mem, apply_transfer("memory", a, bank=bank, settings=s, generator=gen(9)))  # no noise
     with pytest.raises(ValueError, match="unknown transfer"):
         apply_transfer("magic", a, bank=bank, settings=s, generator=gen())
+    with pytest.raises(ValueError, match="modality offset"):
+        apply_transfer("mean_shift", a, bank=None, settings=s, generator=gen())
+
+
+def test_mean_shift_carries_audio_onto_text_when_the_gap_is_one_vector():
+    rng = np.random.default_rng(0)
+    gap = np.zeros(8, dtype=np.float32)
+    gap[0] = 0.6
+    text = F.normalize(torch.from_numpy(rng.normal(size=(50, 8)).astype(np.float32)), dim=-1).numpy()
+    audio = text - gap  # every pair differs by the same vector (before normalisation)
+    offset, info = offset_statistics(audio, text)
+    unit_audio = audio / np.linalg.norm(audio, axis=1, keepdims=True)
+    shifted = apply_transfer("mean_shift", torch.from_numpy(audio), bank=None, settings=SantaSettings(),
+                             generator=gen(), offset=torch.from_numpy(offset))
+    torch.testing.assert_close(shifted.norm(dim=1), torch.ones(50))
+    before = np.mean(np.sum(unit_audio * text, 1))
+    after = float(torch.mean(torch.sum(shifted * torch.from_numpy(text), 1)))
+    assert info["pairs"] == 50 and info["explained"] > 0.5 and after > before + 0.05
+
+
+def test_offset_statistics_explain_nothing_when_the_differences_cancel():
+    text = np.eye(4, dtype=np.float32)
+    audio = np.roll(text, 1, axis=0)  # differences e_i - e_(i-1): they sum to zero
+    offset, info = offset_statistics(audio, text)
+    assert np.allclose(offset, 0, atol=1e-7) and abs(info["explained"]) < 1e-6 and info["norm"] < 1e-6
 
 
 def test_kmeans_memory_is_seeded_and_subsample_quirk():

@@ -4,7 +4,9 @@ A *lever* is a label and the training overrides that make it (``noise0.015=data.
 first lever is the reference, normally today's recipe with no override). For each encoder and lever the
 text-only runs of the given training seeds are trained when missing (the code of ``make train``; a finished
 run whose key matches is reused) and evaluated, on the classification tasks of the eval part, under the
-noise-trained model's plain transfer (``noise``, CapDec) and Santa. Reported per lever, on the same items:
+noise-trained model's plain transfer (``noise``, CapDec) and Santa, and any other condition of the transfer table
+given in ``transfers`` (``mean_shift``). A lever may set only evaluation settings (``santa.temperature:1``): its
+runs are today's, reused by key. Reported per lever, on the same items:
 
 - pooled balanced accuracy (the unweighted mean over tasks) with its hierarchical interval, and per task;
 - paired differences against the constant (majority) answer and against the reference lever, with verdicts;
@@ -31,7 +33,7 @@ from ..stats import TaskScores, bootstrap, paired_difference
 from .data_overview import zero_shot_correct
 from .transfer_table import evaluate_conditions, find_run, run_config, task_scores
 
-TRANSFERS = ("noise", "santa")
+TRANSFERS = ("noise", "santa")  # the default conditions of a lever table
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,8 @@ def encoder_zero_shot(cfg, records: dict[str, list[dict]], n_seeds: int) -> dict
     return out
 
 
-def lever_scores(preset: str, encoder: str, seeds: list[int], lever: Lever, *, train_missing: bool = True,
-                 progress: bool = True, **evaluate_kw) -> tuple[dict, dict]:
+def lever_scores(preset: str, encoder: str, seeds: list[int], lever: Lever, *, transfers: tuple[str, ...] = TRANSFERS,
+                 train_missing: bool = True, progress: bool = True, **evaluate_kw) -> tuple[dict, dict]:
     """({transfer: {task: TaskScores}}, {transfer: {seed: {task: [part keys]}}}) for one lever."""
     base = run_config(preset, encoder, seeds[0], "text", lever.overrides)
     tasks = classification_tasks(base)
@@ -89,10 +91,10 @@ def lever_scores(preset: str, encoder: str, seeds: list[int], lever: Lever, *, t
         else:
             find_run(cfg, "text")
     overrides = {**lever.overrides, "eval.tasks": tasks}
-    results, _ = evaluate_conditions(preset, encoder, seeds, list(TRANSFERS), overrides=overrides, progress=progress,
+    results, _ = evaluate_conditions(preset, encoder, seeds, list(transfers), overrides=overrides, progress=progress,
                                      **evaluate_kw)
-    scores = {c: {t: task_scores(results[c], t) for t in tasks} for c in TRANSFERS}
-    keys = {c: {str(s): {t: [p["key"] for p in results[c][s][t]] for t in tasks} for s in seeds} for c in TRANSFERS}
+    scores = {c: {t: task_scores(results[c], t) for t in tasks} for c in transfers}
+    keys = {c: {str(s): {t: [p["key"] for p in results[c][s][t]] for t in tasks} for s in seeds} for c in transfers}
     return scores, keys
 
 
@@ -135,12 +137,13 @@ def encoder_levers(preset: str, encoder: str, seeds: list[int], levers: list[Lev
 
 
 def lever_table(preset: str, encoders: list[str], seeds: list[int], levers: list[Lever], *, command: str = "",
-                **kw) -> dict:
+                transfers: tuple[str, ...] = TRANSFERS, **kw) -> dict:
     if not levers:
         raise ValueError("give at least one lever (the first is the reference)")
     return {"preset": preset, "command": command, "seeds": seeds, "reference": levers[0].label,
+            "transfers": list(transfers),
             "levers": {l.label: l.describe() for l in levers},
-            "encoders": {e: encoder_levers(preset, e, seeds, levers, **kw) for e in encoders}}
+            "encoders": {e: encoder_levers(preset, e, seeds, levers, transfers=transfers, **kw) for e in encoders}}
 
 
 def _cell(d: dict, signed: bool = False) -> str:
@@ -160,7 +163,7 @@ def to_markdown(table: dict) -> str:
                   "| lever | settings | transfer | pooled bal. acc. | vs constant | vs reference | efficiency |",
                   "|---|---|---|---|---|---|---|"]
         for label, row in t["levers"].items():
-            for transfer in TRANSFERS:
+            for transfer in table.get("transfers", TRANSFERS):
                 r = row[transfer]
                 eff = "-" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
                 lines.append(f"| {label} | {table['levers'][label]} | {transfer} | {_cell(r['pooled'])} | "
@@ -173,7 +176,7 @@ def to_markdown(table: dict) -> str:
                   "| encoder's zero-shot | - | " + " | ".join(f"{t['encoder_zero_shot']['per_task'][x]:.3f}"
                                                         for x in tasks) + " |"]
         for label, row in t["levers"].items():
-            for transfer in TRANSFERS:
+            for transfer in table.get("transfers", TRANSFERS):
                 r = row[transfer]
                 versus = r.get("per_task_versus_constant", {})
                 lines.append(f"| {label} | {transfer} | " + " | ".join(

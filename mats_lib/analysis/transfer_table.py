@@ -9,6 +9,7 @@ Conditions (mats_method.md s.6) pair a training run with a transfer of the audio
 | memory     | noise-trained                | memory (DRCap) |
 | santa      | noise-trained                | santa      |
 | test_noise | noise-trained                | test_noise (an extra: the training noise at test time) |
+| mean_shift | noise-trained                | mean_shift (an extra, Liang et al. 2022: the audio-train pairs' mean text-minus-audio offset added) |
 | MATS-Audio | trained on audio embeddings  | plain      |
 
 Every condition is scored on the same items of every task, for each training seed; a comparison is the
@@ -30,13 +31,14 @@ from ..baselines import (best_constant_caption, constant_answer_items, constant_
 from ..config import Config, load_config, resolve_path
 from ..data.records import load_eval_records, load_train_records
 from ..data.tasks import get_task
-from ..evaluation import ZeroShotError, evaluate_run, task_records, training_texts, zero_shot_guard
+from ..evaluation import ZeroShotError, evaluate_run, items_root, task_records, training_texts, zero_shot_guard
 from ..paths import eval_dir
 from ..runs import run_dir
 from ..stats import TaskScores, bootstrap, paired_difference
 
 CONDITIONS = {"raw": ("nonoise", "plain"), "noise": ("text", "plain"), "memory": ("text", "memory"),
-              "santa": ("text", "santa"), "test_noise": ("text", "test_noise"), "MATS-Audio": ("audio", "plain")}
+              "santa": ("text", "santa"), "test_noise": ("text", "test_noise"), "mean_shift": ("text", "mean_shift"),
+              "MATS-Audio": ("audio", "plain")}
 RUN_KINDS = {"text": {}, "nonoise": {"data.noise_variance": 0.0}, "audio": {"data.modality": "audio"}}
 MAKE_TARGET = {"text": "train", "nonoise": "train-nonoise", "audio": "train-audio"}
 REFERENCE = "noise"
@@ -118,16 +120,6 @@ def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions:
     return results, refusals
 
 
-def items_root(cfg: Config) -> Path:
-    """Where the evaluated items live: a paper benchmark prepared by mats_lib.benchmarks (``eval.data_root``, which
-    also registers its tasks) or the run's MiniAudio."""
-    if cfg.eval.data_root:
-        from .. import benchmarks  # noqa: F401
-
-        return resolve_path(cfg.eval.data_root, "eval.data_root")
-    return resolve_path(cfg.data.audio_root, "data.audio_root")
-
-
 def benchmark_setting(name: str, root: str | Path, allow_missing: bool = False) -> tuple[dict, dict]:
     """(the table's label for a paper benchmark: name, split, metric and what the paper reports; the overrides that
     evaluate every item of it, prepared from ``root``). Only benchmarks this table compares (classification,
@@ -146,7 +138,7 @@ def benchmark_setting(name: str, root: str | Path, allow_missing: bool = False) 
 def refused_tasks(cfg: Config) -> dict[str, str]:
     """{task: reason} for the tasks the zero-shot guard refuses for a run trained under ``cfg`` (same subset as
     the evaluation)."""
-    root = items_root(cfg)
+    root = items_root(cfg, cfg)
     texts = training_texts(cfg)
     refused = {}
     for task in cfg.eval.tasks:
@@ -173,7 +165,7 @@ def baseline_scores(cfg: Config, tasks: list[str], n_seeds: int) -> tuple[dict[s
     """({task: TaskScores}, {task: what the baseline is}) on the same items: the constant (majority) answer for
     classification, the question-only prior for QA (fitted on the root's training split: none where the benchmark
     has no such split), the best constant training caption for captioning."""
-    root = items_root(cfg)
+    root = items_root(cfg, cfg)
     constant: dict[str, TaskScores] = {}
     meta: dict = {}
     for task in tasks:
