@@ -43,3 +43,10 @@ def test_levers_train_what_is_missing_and_pair_against_the_reference(tmp_path, m
     assert 0 <= t["encoder_zero_shot"]["pooled"]["value"] <= 1
     text = to_markdown(table)
     assert "| more_noise |" in text and "santa.temperature=1 | mean_shift |" in text and "data.noise_variance=0.05" in text and "| encoder's zero-shot | - |" in text
+
+
+def test_levers_on_different_tasks_are_refused_before_any_training(tmp_path):
+    levers = [parse_lever("held_out=eval.tasks:[cls_synth]"), parse_lever("today")]
+    with pytest.raises(ValueError, match="compared on the same tasks"):
+        lever_table("smoke", ["tagclap"], [0], levers, out_root=tmp_path / "eval", progress=False)
+    assert not (tmp_path / "eval").exists()

@@ -104,9 +104,15 @@ def _per_task(scores: dict[str, TaskScores]) -> dict[str, float]:
 
 def encoder_levers(preset: str, encoder: str, seeds: list[int], levers: list[Lever], *, resamples: int | None = None,
                    **kw) -> dict:
-    cfg = load_config(preset, {"encoder.name": encoder})
+    # the reference lever's tasks (a lever may narrow them: eval.tasks:[cls_synth] reads one held-out set alone)
+    cfg = load_config(preset, {"encoder.name": encoder, **levers[0].overrides})
     resamples = resamples or cfg.eval.bootstrap_resamples
     tasks = classification_tasks(cfg)
+    for lever in levers[1:]:
+        theirs = classification_tasks(load_config(preset, {"encoder.name": encoder, **lever.overrides}))
+        if theirs != tasks:
+            raise ValueError(f"lever {lever.label!r} evaluates {theirs}, the reference {levers[0].label!r} {tasks}: "
+                             "levers are compared on the same tasks")
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
     records = {t: task_records(root, t, cfg) for t in tasks}  # the evaluation's items, read once
     references = {t: [r["output"] for r in rows] for t, rows in records.items()}
