@@ -29,6 +29,9 @@ def test_levers_train_what_is_missing_and_pair_against_the_reference(tmp_path, m
     assert cold["noise"] == today_keys["noise"] and cold["mean_shift"] == today_keys["mean_shift"]  # same parts
     assert cold["santa"]["0"]["cls_animals"] != today_keys["santa"]["0"]["cls_animals"]  # its own Santa parts
     assert table["transfers"] == list(transfers)
+    shifted = t["levers"]["more_noise"]["mean_shift"]["versus_first_transfer"]  # mean_shift - noise, same runs
+    assert shifted["items"] == {"cls_animals": 6, "cls_vocal": 6}
+    assert t["levers"]["today"]["noise"]["versus_first_transfer"] is None
     for transfer in transfers:
         today, more = t["levers"]["today"][transfer], t["levers"]["more_noise"][transfer]
         # the reference against itself is exactly zero; the other lever is compared on the same items

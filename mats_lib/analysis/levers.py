@@ -126,9 +126,13 @@ def encoder_levers(preset: str, encoder: str, seeds: list[int], levers: list[Lev
         scores, keys = lever_scores(preset, encoder, seeds, lever, **kw)
         reference = reference or scores
         row = {"overrides": lever.overrides, "keys": keys}
+        first = next(iter(scores))
         for transfer, per_task in scores.items():
             pooled = bootstrap(per_task, resamples=resamples).as_dict()
             row[transfer] = {
+                # transfers of the same runs on the same items: mean_shift - noise is paired like two levers
+                "versus_first_transfer": (paired_difference(per_task, scores[first], resamples=resamples).as_dict()
+                                          if transfer != first else None),
                 "pooled": pooled, "per_task": _per_task(per_task),
                 "versus_constant": paired_difference(per_task, constant, resamples=resamples).as_dict(),
                 "versus_reference": paired_difference(per_task, reference[transfer], resamples=resamples).as_dict(),
@@ -166,15 +170,19 @@ def to_markdown(table: dict) -> str:
         lines += [f"## {encoder}", "",
                   f"Constant answer: {_cell(t['constant'])}; the encoder's own zero-shot on the same items: "
                   f"{_cell(t['encoder_zero_shot']['pooled'])}.", "",
-                  "| lever | settings | transfer | pooled bal. acc. | vs constant | vs reference | efficiency |",
-                  "|---|---|---|---|---|---|---|"]
+                  f"| lever | settings | transfer | pooled bal. acc. | vs constant | vs reference | "
+                  f"vs {table.get('transfers', TRANSFERS)[0]} (same lever) | efficiency |",
+                  "|---|---|---|---|---|---|---|---|"]
         for label, row in t["levers"].items():
             for transfer in table.get("transfers", TRANSFERS):
                 r = row[transfer]
                 eff = "-" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
+                first = r.get("versus_first_transfer")
+                versus_first = f"{_cell(first, True)} {first['verdict']}" if first else "-"
                 lines.append(f"| {label} | {table['levers'][label]} | {transfer} | {_cell(r['pooled'])} | "
                              f"{_cell(r['versus_constant'], True)} {r['versus_constant']['verdict']} | "
-                             f"{_cell(r['versus_reference'], True)} {r['versus_reference']['verdict']} | {eff} |")
+                             f"{_cell(r['versus_reference'], True)} {r['versus_reference']['verdict']} | "
+                             f"{versus_first} | {eff} |")
         tasks = list(t["encoder_zero_shot"]["per_task"])
         lines += ["", "Per task (balanced accuracy; difference from the constant answer [95% interval] and verdict; "
                   "a lever whose corpus holds a label set out is read on that set's column):", "",
