@@ -2,9 +2,8 @@
 
 Two conditions scored on the same items (the same subset for every run and transfer) are compared by
 their per-item differences, never by whether two marginal intervals overlap. One resample draws training
-seeds with replacement, then, within each drawn seed and each task, items with replacement (within each class
-for balanced accuracy, see ``item_draws``); both conditions see the same draw, so the interval is of the paired
-difference. Test-time draws (noise,
+seeds with replacement, then, within each drawn seed and each task, items with replacement; both
+conditions see the same draw, so the interval is of the paired difference. Test-time draws (noise,
 Santa's noise) are averaged per item over the evaluation seeds before resampling.
 
 A score is a :class:`TaskScores` per task: ``values`` [seeds, items] and, for classification, the items'
@@ -90,22 +89,6 @@ def _onehot(labels: list[str] | None) -> np.ndarray | None:
     return np.eye(len(classes))[index]
 
 
-def item_draws(rng: np.random.Generator, labels: list[str] | None, n: int, resamples: int, n_seeds: int) -> np.ndarray:
-    """How often each item is drawn, [R, S, N]: with replacement over all items, or, when the statistic is balanced
-    accuracy, within each class with its size kept. Balanced accuracy is a mean over the task's classes, so every
-    resample keeps them all; an unstratified draw drops or doubles the classes of one item (on desktop, 35 of 38
-    classes), which moved intervals off their own point value."""
-    if labels is None:
-        return rng.multinomial(n, np.full(n, 1 / n), size=(resamples, n_seeds)).astype(float)
-    counts = np.zeros((resamples, n_seeds, n))
-    labels = np.asarray(labels)
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        k = len(members)
-        counts[..., members] = rng.multinomial(k, np.full(k, 1 / k), size=(resamples, n_seeds))
-    return counts
-
-
 def _check(a: dict[str, TaskScores], b: dict[str, TaskScores] | None) -> int:
     seeds = {s.values.shape[0] for s in a.values()}
     if len(seeds) != 1:
@@ -131,7 +114,7 @@ def bootstrap(a: dict[str, TaskScores], b: dict[str, TaskScores] | None = None, 
     stats, point = [], []
     for task in sorted(a):
         n = a[task].values.shape[1]
-        counts = item_draws(rng, a[task].labels, n, resamples, n_seeds)  # items per resampled seed
+        counts = rng.multinomial(n, np.full(n, 1 / n), size=(resamples, n_seeds)).astype(float)  # items per seed
         onehot = _onehot(a[task].labels)
         ones, identity = np.ones((1, n_seeds, n)), np.arange(n_seeds)[None]
         stat = _statistic(a[task].values, counts, seed_index, onehot)
