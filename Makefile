@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap modality-geometry benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -33,6 +33,7 @@ help:
 	@echo "make generalization-bound discrepancy estimates vs test errors (C5)"
 	@echo "make efficiency      training, embedding and inference costs as ratios (C8); run it on an idle machine"
 	@echo "make modality-gap    the modality-gap notebook (t-SNE + gap statistics) under both encoders"
+	@echo "make modality-geometry the gap's geometry per encoder and transfer (offset, spreads, noise ball)"
 	@echo "make clean-runs      remove runs, evaluation parts and memory banks (committed reports stay)"
 	@echo "make bench           speed ratios (training vs matmul peak, cache, batching, Santa) -> reports/bench.json"
 	@echo "make bench-embeddings cached vs on-the-fly text embeddings: training throughput ratio"
@@ -139,6 +140,10 @@ benchmark-tables: transfer-table
 	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
 	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
 
+# The gap's geometry per encoder and transfer (docs/modality_geometry.md): a minute, no notebook
+modality-geometry: data $(STUDY_HEADS)
+	$(PY) -m mats_lib.analysis.geometry --preset $(PRESET) --encoders $(ENCODERS)
+
 generalization-bound: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
 	$(VENV)/bin/papermill notebooks/generalization_bound.ipynb $(NOTEBOOK_OUT)/generalization_bound.ipynb -k mats \
@@ -189,7 +194,7 @@ miniclap-report: miniclap
 	$(PY) -m mats_lib.encoders.miniclap.study --seed $(SEED)
 	$(PY) -m mats_lib.encoders.miniclap.frontier --seed $(SEED)
 
-reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) encoders-and-data train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap generalization-bound efficiency summary
+reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) encoders-and-data train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap modality-geometry generalization-bound efficiency summary
 
 # ---------------------------------------------------------------------------------------- tools
 # JupyterLab on 127.0.0.1 (LAB_PORT settable; the token from JUPYTER_TOKEN when set). Jupyter refuses root

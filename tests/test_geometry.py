@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from mats_lib.analysis.geometry import TRANSFERS, encoder_geometry, explained_by, spread, to_markdown, top_energy
+from mats_lib.analysis.geometry import (TRANSFERS, encoder_geometry, explained_by, plot, spread, to_markdown,
+                                        top_energy)
 from mats_lib.config import load_config
 
 
@@ -36,5 +37,8 @@ def test_smoke_geometry_measures_each_transfer_against_the_noise_ball(tmp_cache)
     # noise added to audio only moves it further from its text than audio as is
     assert t["transfers"]["test_noise"]["paired_cosine"]["value"] < t["transfers"]["plain"]["paired_cosine"]["value"]
     assert 0 < t["offset"]["pairs"] and 0 < t["offset"]["norm"] < 2
+    assert len(t["distances"]["noise_ball"]) == len(t["distances"]["mean_shift"]) == 40  # the figure's data
     text = to_markdown({"tagclap": t}, "cmd")
     assert "| tagclap | mean_shift |" in text and "`cmd`" in text
+    figure = plot({"tagclap": t})
+    assert [a.get_xlabel() for a in figure.axes] == ["distance to the paired text embedding"]

@@ -100,7 +100,7 @@ def encoder_geometry(cfg: Config, n_pairs: int = 350, resamples: int = 200, seed
                           "top_energy": {"audio_minus_text": top_energy(-diff - (-diff).mean(0), directions),
                                          "noise": top_energy(noisy - text, directions),
                                          "isotropic": TOP_DIRECTIONS / text.shape[1]}},
-           "transfers": {}, "_distances": {"noise_ball": radius.tolist()}}
+           "transfers": {}, "distances": {"noise_ball": radius.tolist()}}  # per pair: the figure's data
     for name, moved in moved_audio(cfg, encoder, audio, variance, offset, seed).items():
         distance = np.linalg.norm(moved - text, axis=1)
         nearest = np.argmax(moved @ text.T, axis=1)  # several clips may share a text ("The sound of dog.")
@@ -110,7 +110,7 @@ def encoder_geometry(cfg: Config, n_pairs: int = 350, resamples: int = 200, seed
             "distance_in_radii": _interval(distance / radius.mean(), draws),
             "inside_ball": _interval((distance <= edge).astype(float), draws),
             "retrieval_r1": _interval(own.astype(float), draws)}
-        out["_distances"][name] = distance.tolist()  # for the figure; not written to the JSON
+        out["distances"][name] = distance.tolist()
     return out
 
 
@@ -143,7 +143,7 @@ def plot(tables: dict[str, dict]):
 
     fig, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 4), squeeze=False)
     for ax, (name, t) in zip(axes[0], tables.items()):
-        d = t["_distances"]
+        d = t["distances"]
         bins = np.linspace(0, max(max(v) for v in d.values()) * 1.02, 40)
         ax.hist(d["noise_ball"], bins=bins, alpha=0.5, color="grey", label="training input (text + noise)")
         for transfer, color in zip(("plain", "mean_shift", "memory", "santa"), ("C3", "C2", "C0", "C1")):
@@ -175,8 +175,7 @@ def main() -> None:
     markdown = to_markdown(tables, command)
     write_atomic(out / "modality_geometry.md", markdown)
     write_json_atomic(out / "modality_geometry.json", {"command": command, "provenance": provenance(),
-                                                       "encoders": {e: {k: v for k, v in t.items() if k != "_distances"}
-                                                                    for e, t in tables.items()}})
+                                                       "encoders": tables})
     print(markdown)
 
 
