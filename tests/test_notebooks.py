@@ -174,7 +174,7 @@ def test_encoders_and_data_reports_label_sets_corpus_and_ceilings(tmp_path, monk
     assert vocal["majority_rate"] > 0.5 and vocal["balanced_chance"] == 1 / vocal["eval_classes_present"]
     assert abs(sum(r["share_of_steps"] for r in report["corpus_sources"]) - 1) < 1e-9
     animals = next(r for r in report["zero_shot"]["tagclap"] if r["task"] == "cls_animals")
-    assert animals["balanced_accuracy"] > animals["balanced_chance"]  # tagclap names most animals (README: 7/10)
+    assert animals["balanced_accuracy"] > animals["balanced_chance"]  # tagclap names most animals (docs/encoders.md: 8/10)
 
 
 @pytest.mark.parametrize("name,parameters,problem", [
