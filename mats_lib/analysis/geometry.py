@@ -9,8 +9,8 @@ Where audio lands against what the decoder was trained on, in numbers a t-SNE ca
   encoder, or the preset's). Its distance to the clean text is the ball's radius; the paired audio's distance
   to its text, in those radii, says how far outside the training inputs audio lands. The calibration matches the
   *size* of the two displacements, not their direction: the share of each displacement's energy in the top
-  principal directions of the paired audio-text differences says how concentrated the real gap is against
-  isotropic noise;
+  principal directions of the paired audio-text differences (the gap taken beyond its mean offset) says how
+  concentrated the real gap is against isotropic noise;
 - **per transfer** (plain, test_noise, memory, santa, mean_shift) on the eval pairs: the moved clip's cosine to
   its own text, its distance in noise radii, the share of clips inside the ball (within its 95th percentile
   radius), and paired retrieval R@1 (the moved clip's nearest text among the pairs is its own text: the clip's
@@ -89,7 +89,8 @@ def encoder_geometry(cfg: Config, n_pairs: int = 350, resamples: int = 200, seed
     radius = np.linalg.norm(noisy - text, axis=1)  # [n] the ball's radius around each text
     edge = float(np.percentile(radius, 95))
     diff = text - audio
-    directions = np.linalg.svd(diff - diff.mean(0), full_matrices=False)[2][:TOP_DIRECTIONS]
+    beyond_offset = diff - diff.mean(0)  # the gap with its mean offset removed: what no shift can fix
+    directions = np.linalg.svd(beyond_offset, full_matrices=False)[2][:TOP_DIRECTIONS]
     rng = np.random.default_rng(derive_seed(seed, "geometry/resample"))
     draws = [rng.integers(0, len(text), len(text)) for _ in range(resamples)]
     out = {"encoder": cfg.encoder.name, "dim": int(text.shape[1]), "pairs": len(text), "noise_variance": variance,
@@ -97,7 +98,7 @@ def encoder_geometry(cfg: Config, n_pairs: int = 350, resamples: int = 200, seed
                       "eval_pairs_own_offset": offset_statistics(audio, text)[1]},
            "spread": {"text": spread(text), "audio": spread(audio), "noisy_text": spread(noisy)},
            "noise_ball": {"radius": _interval(radius, draws), "edge95": edge,
-                          "top_energy": {"audio_minus_text": top_energy(-diff - (-diff).mean(0), directions),
+                          "top_energy": {"audio_minus_text": top_energy(beyond_offset, directions),
                                          "noise": top_energy(noisy - text, directions),
                                          "isotropic": TOP_DIRECTIONS / text.shape[1]}},
            "transfers": {}, "distances": {"noise_ball": radius.tolist()}}  # per pair: the figure's data

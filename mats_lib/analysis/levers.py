@@ -166,15 +166,16 @@ def to_markdown(table: dict) -> str:
              f"Command: `{table['command']}`. Training seeds {table['seeds']}; classification tasks of the eval part; "
              f"pooled balanced accuracy [95% interval]; differences are paired on the same items (hierarchical "
              f"bootstrap over training seeds, then items). Reference lever: `{table['reference']}`.", ""]
+    transfers = table.get("transfers", TRANSFERS)  # tables written before transfers were a setting lack it
     for encoder, t in table["encoders"].items():
         lines += [f"## {encoder}", "",
                   f"Constant answer: {_cell(t['constant'])}; the encoder's own zero-shot on the same items: "
                   f"{_cell(t['encoder_zero_shot']['pooled'])}.", "",
                   f"| lever | settings | transfer | pooled bal. acc. | vs constant | vs reference | "
-                  f"vs {table.get('transfers', TRANSFERS)[0]} (same lever) | efficiency |",
+                  f"vs {transfers[0]} (same lever) | efficiency |",
                   "|---|---|---|---|---|---|---|---|"]
         for label, row in t["levers"].items():
-            for transfer in table.get("transfers", TRANSFERS):
+            for transfer in transfers:
                 r = row[transfer]
                 eff = "-" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
                 first = r.get("versus_first_transfer")
@@ -190,7 +191,7 @@ def to_markdown(table: dict) -> str:
                   "| encoder's zero-shot | - | " + " | ".join(f"{t['encoder_zero_shot']['per_task'][x]:.3f}"
                                                         for x in tasks) + " |"]
         for label, row in t["levers"].items():
-            for transfer in table.get("transfers", TRANSFERS):
+            for transfer in transfers:
                 r = row[transfer]
                 versus = r.get("per_task_versus_constant", {})
                 lines.append(f"| {label} | {transfer} | " + " | ".join(
