@@ -28,7 +28,7 @@ help:
 	@echo "make transfer-table  raw/noise/memory/Santa + MATS-Audio, paired intervals over SEEDS (trains what is missing)"
 	@echo "make ablation-lambda Santa's lambda sweep notebook under both encoders (papermill; PRESET, SEEDS)"
 	@echo "make encoders-and-data label sets, corpus, encoders' zero-shot ceilings (notebook)"
-	@echo "make summary         reports/<preset>/summary.md: a verdict per claim C1-C8"
+	@echo "make summary         reports/<preset>/summary.md: a verdict per claim C1-C8 (mini: and the README's block)"
 	@echo "make benchmark-tables the benchmark-tables notebook: C1, C2, C7 verdicts from the transfer table's parts"
 	@echo "make generalization-bound discrepancy estimates vs test errors (C5)"
 	@echo "make efficiency      training, embedding and inference costs as ratios (C8); run it on an idle machine"
@@ -155,9 +155,10 @@ encoders-and-data: data $(STUDY_HEADS)
 	$(VENV)/bin/papermill notebooks/encoders_and_data.ipynb $(NOTEBOOK_OUT)/encoders_and_data.ipynb -k mats \
 	  -p preset $(PRESET) -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
 
-# reports/<preset>/summary.md: one row per claim C1-C8 from the reports the notebooks wrote
+# reports/<preset>/summary.{md,json}: one row per claim C1-C8 from the reports the notebooks wrote; at mini scale
+# also the README's verdict block
 summary:
-	$(PY) -m mats_lib.analysis.summary $(PRESET)
+	$(PY) -m mats_lib.analysis.summary $(PRESET) $(if $(filter mini,$(PRESET)),--update-readme,)
 
 # Timings: run alone on an idle machine.
 efficiency: data

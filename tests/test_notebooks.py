@@ -154,7 +154,7 @@ def test_efficiency_measures_ratios_and_judges_c8(tmp_path, monkeypatch):
 
 
 def test_summary_has_a_row_per_claim(tmp_path, monkeypatch):
-    from mats_lib.analysis.summary import CLAIMS, write_summary
+    from mats_lib.analysis.summary import CLAIMS, replace_readme_block, write_summary
 
     monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path))
     (tmp_path / "smoke").mkdir()
@@ -165,6 +165,14 @@ def test_summary_has_a_row_per_claim(tmp_path, monkeypatch):
         assert f"| {claim} |" in text
     assert "**reproduced** | audio / text embedding cost per input 9.0x" in text
     assert "not run | run `make benchmark-tables PRESET=smoke`" in text
+    summary = json.loads((tmp_path / "smoke" / "summary.json").read_text())
+    assert summary["claims"]["C8"][0]["verdict"] == "reproduced" and summary["claims"]["C1"] == []
+    readme = replace_readme_block("intro\n<!-- claims:begin -->\nstale\n<!-- claims:end -->\nrest\n", summary)
+    assert readme.startswith("intro\n") and readme.endswith("\nrest\n") and "stale" not in readme
+    assert "| C8 text-only training is cheaper than audio-supervised training | this machine | reproduced |" in readme
+    assert "| C1 text-only MATS is far above chance on zero-shot audio tasks | - | not run |" in readme
+    with pytest.raises(ValueError, match="claims:begin"):
+        replace_readme_block("a README without the block", summary)
 
 
 def test_encoders_and_data_reports_label_sets_corpus_and_ceilings(tmp_path, monkeypatch):

@@ -11,3 +11,15 @@ def test_readme_transfer_table_is_generated_from_the_committed_json():
     for encoder in table["encoders"].values():  # every cell carries the keys of the parts that made it
         for condition, seeds in encoder["keys"].items():
             assert all(len(key) == 16 for parts in seeds.values() for keys in parts.values() for key in keys)
+
+
+def test_readme_verdicts_are_generated_from_the_committed_summary():
+    from mats_lib.analysis.summary import README_BEGIN, README_END, readme_block
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    path = REPO_ROOT / "reports" / "mini" / "summary.json"
+    if path.exists():
+        assert readme_block(json.loads(path.read_text())) in readme
+    else:  # before the mini study's first end-to-end run the block says so, and nothing else
+        block = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
+        assert block.strip() == "Not generated yet: the mini study has not yet run end to end on the final code."
