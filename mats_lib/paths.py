@@ -27,6 +27,13 @@ def project_path(value: str | Path) -> Path:
     return REPO_ROOT / path
 
 
+
+def report_path(value: str | Path) -> str:
+    """How a report names a path: one under :func:`build_dir` as ``build/...`` (the inverse of
+    :func:`project_path`, so two clones' reports agree), any other as given."""
+    path = Path(value).resolve()
+    return f"build/{path.relative_to(build_dir())}" if path.is_relative_to(build_dir()) else str(value)
+
 def assets_dir() -> Path:
     """Prepared models and extracted audio (``make assets``)."""
     return build_dir() / "assets"

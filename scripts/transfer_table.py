@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from mats_lib.analysis.transfer_table import CONDITIONS, build, replace_readme_block, to_markdown
+from mats_lib.analysis.readme_blocks import update_readme
+from mats_lib.analysis.transfer_table import CONDITIONS, README_BEGIN, README_END, build, readme_block, to_markdown
 from mats_lib.paths import REPO_ROOT
 from mats_lib.provenance import provenance, write_atomic, write_json_atomic
 from mats_lib.tracking import EvalTracker
@@ -43,9 +44,8 @@ def main() -> None:
     write_json_atomic(out.with_suffix(".json"), table)
     markdown = to_markdown(table)
     write_atomic(out.with_suffix(".md"), markdown)
-    if args.update_readme:
-        readme = REPO_ROOT / "README.md"
-        write_atomic(readme, replace_readme_block(readme.read_text(), json.loads(out.with_suffix(".json").read_text())))
+    if args.update_readme:  # from the JSON as written, as tests/test_reports.py reads it
+        update_readme(README_BEGIN, README_END, readme_block(json.loads(out.with_suffix(".json").read_text())))
     print(markdown)
 
 

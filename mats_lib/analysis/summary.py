@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from ..paths import reports_dir
+from . import readme_blocks
 
 CLAIMS = {
     "C1": ("text-only MATS is far above chance on zero-shot audio tasks", "benchmark-tables"),
@@ -106,10 +107,7 @@ def readme_block(summary: dict) -> str:
 
 
 def replace_readme_block(readme: str, summary: dict) -> str:
-    if README_BEGIN not in readme or README_END not in readme:
-        raise ValueError(f"README has no {README_BEGIN} ... {README_END} block")
-    head, rest = readme.split(README_BEGIN, 1)
-    return head + readme_block(summary) + rest.split(README_END, 1)[1]
+    return readme_blocks.replace_block(readme, README_BEGIN, README_END, readme_block(summary))
 
 
 SETTING = {"mini": "a stand-in CLAP and SmolLM2-135M, not the paper's MS-CLAP and Vicuna-7B",
@@ -127,10 +125,7 @@ def write_summary(preset: str, update_readme: bool = False) -> Path:
     path = folder / "summary.md"
     write_atomic(path, summary_markdown(preset, rows))
     if update_readme:
-        from ..paths import REPO_ROOT
-
-        readme = REPO_ROOT / "README.md"
-        write_atomic(readme, replace_readme_block(readme.read_text(), summary))
+        readme_blocks.update_readme(README_BEGIN, README_END, readme_block(summary))
     return path
 
 

@@ -35,6 +35,7 @@ from ..evaluation import ZeroShotError, evaluate_run, items_root, task_records, 
 from ..paths import eval_dir
 from ..runs import run_dir
 from ..stats import TaskScores, bootstrap, paired_difference
+from .readme_blocks import replace_block
 
 CONDITIONS = {"raw": ("nonoise", "plain"), "noise": ("text", "plain"), "memory": ("text", "memory"),
               "santa": ("text", "santa"), "test_noise": ("text", "test_noise"), "mean_shift": ("text", "mean_shift"),
@@ -360,8 +361,4 @@ def readme_block(table: dict) -> str:
 
 
 def replace_readme_block(readme: str, table: dict) -> str:
-    if README_BEGIN not in readme or README_END not in readme:
-        raise ValueError(f"README has no {README_BEGIN} ... {README_END} block")
-    head, rest = readme.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    return head + readme_block(table) + tail
+    return replace_block(readme, README_BEGIN, README_END, readme_block(table))

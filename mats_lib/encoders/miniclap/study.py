@@ -34,7 +34,7 @@ from .heads import load_heads
 from .pairs import (clip_items, label_groups, mixture_items, training_items,
                                               zero_shot_prompt)
 from .training import W_GRID, TextTable, TrainSettings, evaluate, train_heads
-from ...paths import build_dir, data_dir
+from ...paths import data_dir, report_path
 from ...retrieval import recall_at_k
 from ...seed import make_generators, seed_everything
 
@@ -115,10 +115,7 @@ def main() -> None:
     disjoint = study.disjoint
     steps, w, sigma = info["steps"], info["default_w"], info.get("default_sigma")
     variants = {"tagclap": (0.0, None), "miniclap": (w, sigma)}  # (w, gate sigma)
-    # The heads are named relative to the build folder (their SHA-256 identifies them), so two clones agree.
-    heads_name = (f"build/{study.heads_path.resolve().relative_to(build_dir())}"
-                  if study.heads_path.resolve().is_relative_to(build_dir()) else str(study.heads_path))
-    report = {"heads": heads_name, "heads_sha256": info["sha256"],
+    report = {"heads": report_path(study.heads_path), "heads_sha256": info["sha256"],
               "defaults": {"steps": steps, "w": w, "sigma": sigma}, "selection_rule": info["selection"]["rule"]}
 
     # 1. eval split
