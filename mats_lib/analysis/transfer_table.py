@@ -278,7 +278,8 @@ def _cell(d: dict | None, signed: bool = False) -> str:
 
 
 def to_markdown(table: dict, readme: bool = False) -> str:
-    """The tables of ``build``'s result. ``readme``: the pooled and paired tables only (the README's block)."""
+    """The tables of ``build``'s result. ``readme``: the pooled table and the differences against the reference
+    only (the README's block)."""
     ev = table["eval"]
     bench = table.get("benchmark")
     place = f"{bench['name']} ({bench['split']}, every item)" if bench else "MiniAudio (eval part)"
@@ -311,13 +312,16 @@ def to_markdown(table: dict, readme: bool = False) -> str:
         majority = np.mean([v["majority_rate"] for v in t.get("task_baselines", {}).values() if "majority_rate" in v] or [np.nan])
         lines.append(f"| constant answer / majority class / question prior / constant caption | "
                      f"{_cell(b.get('classification'))} | {majority:.3f} | {_cell(b.get('caption'))} | {_cell(b.get('qa'))} |")
-        lines += ["", f"Paired differences against **{table['reference']}** (the noise-trained model fed audio as is) "
-                  "and against the constant baseline of each column (better / worse / not distinguishable from the "
-                  "95% interval of the difference):", "",
+        # The README keeps the comparison between transfers; the one against the constant baselines is in the .md
+        against = ((table["reference"], t["differences"]),) + (() if readme else (("constant", t["versus_constant"]),))
+        lines += ["", f"Paired differences against **{table['reference']}** (the noise-trained model fed audio as is)"
+                  + (" (against the constant baselines: `reports/<preset>/transfer_table.md`)" if readme else
+                     " and against the constant baseline of each column")
+                  + " (better / worse / not distinguishable from the 95% interval of the difference):", "",
                   "| condition | vs | classification balanced accuracy | captioning CIDEr-D | QA accuracy |",
                   "|---|---|---|---|---|"]
         for condition in table["conditions"]:
-            for label, source in ((table["reference"], t["differences"]), ("constant", t["versus_constant"])):
+            for label, source in against:
                 d = source.get(condition)
                 if d:
                     refused = {get_task(task).kind for task in t.get("refused", {}).get(condition, {})}
