@@ -91,6 +91,20 @@ NPROC ?=
 LAUNCH := $(if $(NPROC),$(VENV)/bin/torchrun --standalone --nproc_per_node $(NPROC) -m mats_lib.train,$(PY) -m mats_lib.train)
 TRAIN := $(LAUNCH) --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(ENCODER) $(ARGS)
 
+# Pipeline steps run through `mats_lib.steps`: a step whose command, inputs (code, configs, data manifest, heads,
+# the keys of the runs it reads) and outputs are unchanged since its last run is skipped, so a second
+# `make reproduce-all` executes nothing; FORCE=1 runs every step. `python -m mats_lib.steps times` lists the time
+# each step took when it last ran.
+STEP = $(PY) -m mats_lib.steps run
+REPORT_OUT := reports/$(PRESET)
+STUDY_IN = 'mats_lib/**/*.py' 'experiments/*.yaml' requirements.txt build/data/manifest.json \
+	$(if $(STUDY_HEADS),build/miniclap/heads-seed0.safetensors,)
+RUNS_IN = 'build/runs/**/$(PRESET)-*/final/key.json'
+# One notebook step: $(call notebook_step,NAME,NOTEBOOK,OUTPUT NOTEBOOK,REPORT NAME,PAPERMILL PARAMETERS,EXTRA INPUTS)
+notebook_step = $(STEP) $(1) --preset $(PRESET) --inputs $(STUDY_IN) $(2) $(6) \
+	--outputs $(strip $(3)) '$(REPORT_OUT)/$(strip $(4)).*' '$(REPORT_OUT)/figures/$(strip $(4)).png' -- \
+	$(VENV)/bin/papermill $(2) $(strip $(3)) -k mats $(5)
+
 # Always invoked: the trainer reuses a finished run whose key (settings, encoder, data, code) matches,
 # resumes an unfinished one, and moves a stale one aside and trains again.
 train: data $(ENCODER_HEADS)
@@ -109,14 +123,20 @@ train-nonoise: data $(ENCODER_HEADS)
 runs: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
 	for enc in $(ENCODERS); do for seed in $(SEEDS); do for run in "text on" "text off" "audio on"; do \
-	  set -- $$run; $(VENV)/bin/papermill notebooks/train_mats.ipynb \
-	    $(NOTEBOOK_OUT)/train_mats-$$enc-$$1-noise_$$2-seed$$seed.ipynb -k mats --no-progress-bar \
+	  set -- $$run; name=$(PRESET)-$$1-$$enc-seed$$seed$$(if [ $$2 = off ]; then echo -noise_variance=0.0; fi); \
+	  $(STEP) train-$$name --preset $(PRESET) --inputs $(STUDY_IN) notebooks/train_mats.ipynb \
+	    --outputs $(NOTEBOOK_OUT)/train_mats-$$enc-$$1-noise_$$2-seed$$seed.ipynb "build/runs/**/$$name/final/key.json" \
+	    "$(REPORT_OUT)/train-$$name.json" "$(REPORT_OUT)/figures/train-$$name.png" -- \
+	    $(VENV)/bin/papermill notebooks/train_mats.ipynb $(NOTEBOOK_OUT)/train_mats-$$enc-$$1-noise_$$2-seed$$seed.ipynb \
+	    -k mats --no-progress-bar \
 	    -p preset $(PRESET) -p encoder_name $$enc -p seed $$seed -p data_modality $$1 -p noise $$2 || exit 1; \
 	done; done; done
 
 # conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals
 transfer-table: runs
-	$(PY) scripts/transfer_table.py --config $(PRESET) --encoders $(ENCODERS) --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
+	$(STEP) transfer-table --preset $(PRESET) --inputs $(STUDY_IN) scripts/transfer_table.py $(RUNS_IN) \
+	  --outputs '$(REPORT_OUT)/transfer_table.*' -- \
+	  $(PY) scripts/transfer_table.py --config $(PRESET) --encoders $(ENCODERS) --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
 
 # Study notebooks, executed by papermill with the `mats` kernel; executed copies go to reports/<preset>/notebooks/.
 comma := ,
@@ -125,48 +145,61 @@ space := $(empty) $(empty)
 NOTEBOOK_OUT := reports/$(PRESET)/notebooks
 ablation-lambda: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
-	for enc in $(ENCODERS); do $(VENV)/bin/papermill notebooks/ablation_lambda.ipynb \
-	  $(NOTEBOOK_OUT)/ablation_lambda-$$enc.ipynb -k mats -p preset $(PRESET) -p encoder_name $$enc \
-	  -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" || exit 1; done
+	for enc in $(ENCODERS); do $(call notebook_step,ablation_lambda-$$enc,notebooks/ablation_lambda.ipynb,\
+	  $(NOTEBOOK_OUT)/ablation_lambda-$$enc.ipynb,ablation_lambda-$$enc,\
+	  -p preset $(PRESET) -p encoder_name $$enc -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))",$(RUNS_IN)) \
+	  || exit 1; done
 
 modality-gap: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
-	for enc in $(ENCODERS); do $(VENV)/bin/papermill notebooks/modality_gap_tsne.ipynb \
-	  $(NOTEBOOK_OUT)/modality_gap_tsne-$$enc.ipynb -k mats -p preset $(PRESET) -p encoder_name $$enc || exit 1; done
+	for enc in $(ENCODERS); do $(STEP) modality_gap-$$enc --preset $(PRESET) \
+	  --inputs $(STUDY_IN) notebooks/modality_gap_tsne.ipynb $(RUNS_IN) \
+	  --outputs $(NOTEBOOK_OUT)/modality_gap_tsne-$$enc.ipynb '$(REPORT_OUT)/modality_gap-'$$enc'.*' \
+	    "$(REPORT_OUT)/figures/modality_gap_tsne-$$enc.png" -- \
+	  $(VENV)/bin/papermill notebooks/modality_gap_tsne.ipynb $(NOTEBOOK_OUT)/modality_gap_tsne-$$enc.ipynb -k mats \
+	  -p preset $(PRESET) -p encoder_name $$enc || exit 1; done
 
 benchmark-tables: transfer-table
 	mkdir -p $(NOTEBOOK_OUT)
-	$(VENV)/bin/papermill notebooks/benchmark_tables.ipynb $(NOTEBOOK_OUT)/benchmark_tables.ipynb -k mats \
-	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
-	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
+	$(call notebook_step,benchmark_tables,notebooks/benchmark_tables.ipynb,$(NOTEBOOK_OUT)/benchmark_tables.ipynb,\
+	  benchmark_tables,-p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
+	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))",$(RUNS_IN) '$(REPORT_OUT)/transfer_table.json')
 
 # The gap's geometry per encoder and transfer (docs/modality_geometry.md): a minute, no notebook
 modality-geometry: data $(STUDY_HEADS)
-	$(PY) -m mats_lib.analysis.geometry --preset $(PRESET) --encoders $(ENCODERS)
+	$(STEP) modality-geometry --preset $(PRESET) --inputs $(STUDY_IN) $(RUNS_IN) \
+	  --outputs '$(REPORT_OUT)/modality_geometry.*' '$(REPORT_OUT)/figures/modality_geometry.png' -- \
+	  $(PY) -m mats_lib.analysis.geometry --preset $(PRESET) --encoders $(ENCODERS)
 
 generalization-bound: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
-	$(VENV)/bin/papermill notebooks/generalization_bound.ipynb $(NOTEBOOK_OUT)/generalization_bound.ipynb -k mats \
+	$(call notebook_step,generalization_bound,notebooks/generalization_bound.ipynb,\
+	  $(NOTEBOOK_OUT)/generalization_bound.ipynb,generalization_bound,\
 	  -p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
-	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
+	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))",$(RUNS_IN))
 
 encoders-and-data: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
-	$(VENV)/bin/papermill notebooks/encoders_and_data.ipynb $(NOTEBOOK_OUT)/encoders_and_data.ipynb -k mats \
-	  -p preset $(PRESET) -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))"
+	$(call notebook_step,encoders_and_data,notebooks/encoders_and_data.ipynb,$(NOTEBOOK_OUT)/encoders_and_data.ipynb,\
+	  encoders_and_data,-p preset $(PRESET) -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))")
 
 # reports/<preset>/summary.{md,json}: one row per claim C1-C8 from the reports the notebooks wrote; at mini scale
 # also the README's verdict block
 summary:
 	$(PY) -m mats_lib.analysis.summary $(PRESET) $(if $(filter mini,$(PRESET)),--update-readme,)
 
-# Timings: run alone on an idle machine.
+# Timings: run alone on an idle machine (FORCE=1 measures again whatever the stamp).
 efficiency: data
 	mkdir -p $(NOTEBOOK_OUT)
-	$(VENV)/bin/papermill notebooks/efficiency.ipynb $(NOTEBOOK_OUT)/efficiency.ipynb -k mats -p preset $(PRESET)
+	$(call notebook_step,efficiency,notebooks/efficiency.ipynb,$(NOTEBOOK_OUT)/efficiency.ipynb,efficiency,\
+	  -p preset $(PRESET))
 
 caption-examples: train
-	$(PY) scripts/caption_examples.py --config $(PRESET) --encoder $(ENCODER) --seed $(SEED)
+	$(STEP) caption_examples-$(ENCODER)-seed$(SEED) --preset $(PRESET) --inputs $(STUDY_IN) scripts/caption_examples.py \
+	  'build/runs/**/$(PRESET)-text-$(ENCODER)-seed$(SEED)/final/key.json' \
+	  --outputs $(REPORT_OUT)/caption_examples-$(ENCODER)-seed$(SEED).md -- \
+	  $(PY) scripts/caption_examples.py --config $(PRESET) --encoder $(ENCODER) --seed $(SEED) \
+	  --out $(REPORT_OUT)/caption_examples-$(ENCODER)-seed$(SEED).md
 
 # The speed figures the README quotes, as ratios measured side by side, kept in reports/bench.json beside the
 # previous ones (a warning for any that got >20% worse). Run it alone on an idle machine.
@@ -177,7 +210,8 @@ bench-embeddings: data
 	$(PY) scripts/bench_embedding_cache.py --config $(PRESET)
 
 encoder-report: setup
-	$(PY) scripts/encoder_report.py --seed $(SEED)
+	$(STEP) encoder-report --preset all --inputs 'mats_lib/**/*.py' scripts/encoder_report.py requirements.txt \
+	  --outputs reports/encoder_report.json -- $(PY) scripts/encoder_report.py --seed $(SEED)
 
 MINICLAP := $(BUILD)/miniclap/heads-seed$(SEED).safetensors
 
@@ -188,12 +222,19 @@ miniclap: data
 miniclap-default: data
 	@$(MAKE) --no-print-directory miniclap SEED=0
 
-$(MINICLAP): $(wildcard mats_lib/encoders/miniclap/*.py) $(wildcard $(BUILD)/data/miniaudio/clips.json)
+# study.py and frontier.py only read the heads: editing them must not retrain them
+$(MINICLAP): $(filter-out %/study.py %/frontier.py,$(wildcard mats_lib/encoders/miniclap/*.py)) \
+	$(wildcard $(BUILD)/data/miniaudio/clips.json)
 	$(PY) -m mats_lib.encoders.miniclap.training --seed $(SEED)
 
 miniclap-report: miniclap
-	$(PY) -m mats_lib.encoders.miniclap.study --seed $(SEED)
-	$(PY) -m mats_lib.encoders.miniclap.frontier --seed $(SEED)
+	$(STEP) miniclap-study-seed$(SEED) --preset all --inputs 'mats_lib/**/*.py' requirements.txt \
+	  build/data/manifest.json $(MINICLAP) --outputs reports/miniclap_report.json -- \
+	  $(PY) -m mats_lib.encoders.miniclap.study --seed $(SEED)
+	$(STEP) miniclap-frontier-seed$(SEED) --preset all --inputs 'mats_lib/**/*.py' requirements.txt \
+	  build/data/manifest.json $(MINICLAP) \
+	  --outputs reports/miniclap_gate_frontier.json reports/figures/miniclap_gate_frontier.png -- \
+	  $(PY) -m mats_lib.encoders.miniclap.frontier --seed $(SEED)
 
 reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) encoders-and-data train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap modality-geometry generalization-bound efficiency summary
 

@@ -2,6 +2,7 @@
 
     python scripts/caption_examples.py build/runs/mini-text-tagclap-seed0 [--n 5]
     python scripts/caption_examples.py --config mini --encoder tagclap --seed 0      # the preset's text-only run
+    ... --out reports/mini/caption_examples.md                                        # also keep the table
 
 Held-out captions are eval-scene captions, which the zero-shot filter keeps out of the training corpus.
 A model that learned the mapping regenerates a caption close to its input: the text-only half of MATS.
@@ -16,7 +17,8 @@ import torch
 from mats_lib.analysis.transfer_table import find_run, run_config
 from mats_lib.encoders import encoder_from_config
 from mats_lib.inference import Decoding, generate, load_trained
-from mats_lib.paths import data_dir
+from mats_lib.paths import data_dir, report_path
+from mats_lib.provenance import write_atomic
 
 
 def main() -> None:
@@ -27,6 +29,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--beams", type=int, default=4)
+    parser.add_argument("--out", help="also write the table (Markdown, with the run it came from) to this file")
     args = parser.parse_args()
     run = args.run or find_run(run_config(args.config, args.encoder, args.seed, "text"), "text")
     model, cfg = load_trained(run)
@@ -36,9 +39,13 @@ def main() -> None:
     embeddings = torch.from_numpy(encoder.embed_text(captions))
     outputs = generate(model, embeddings, ["caption_scenes"] * len(captions), [None] * len(captions),
                        Decoding(num_beams=args.beams, max_new_tokens=40))
-    print("| held-out caption (its text embedding is the input) | regenerated |\n|---|---|")
-    for caption, output in zip(captions, outputs):
-        print(f"| {caption} | {output} |")
+    rows = [f"| {caption} | {output} |" for caption, output in zip(captions, outputs)]
+    table = "\n".join(["| held-out caption (its text embedding is the input) | regenerated |", "|---|---|", *rows])
+    print(table)
+    if args.out:
+        header = (f"# Captions regenerated from their text embedding\n\nRun `{report_path(run)}`, beam {args.beams}, "
+                  f"{len(captions)} eval-scene captions (held out of training by the zero-shot filter).\n\n")
+        write_atomic(args.out, header + table + "\n")
 
 
 if __name__ == "__main__":

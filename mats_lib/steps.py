@@ -1,0 +1,136 @@
+"""Pipeline steps that run only when what they read or wrote has changed.
+
+Runs and evaluation parts are keyed (``provenance``), so re-executing a study notebook reuses them, but the
+execution itself (a kernel start, a t-SNE, a timing loop) still costs minutes. ``make reproduce-all`` therefore
+wraps each step in :func:`run_step`: the step's key hashes its command line, the bytes of every input file
+(source code, configs, the data manifest, the encoder heads, the keys of the runs it reads) and of every output
+file it wrote. A step whose key matches its stamp under ``build/steps/<preset>/`` is skipped; any change, a
+deleted output included, runs it again. The stamp also keeps the step's wall time, which
+``python -m mats_lib.steps times`` lists (the README's per-step times come from there).
+
+    python -m mats_lib.steps run NAME --preset mini --inputs 'mats_lib/**/*.py' ... --outputs F ... -- CMD ...
+    python -m mats_lib.steps times --preset mini
+
+``FORCE=1`` in the environment runs every step whatever its stamp.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .paths import REPO_ROOT, build_dir
+from .provenance import file_sha256, write_json_atomic
+
+
+def resolve_glob(pattern: str) -> list[Path]:
+    """Files matching a glob given relative to the repository (``build/...`` under :func:`build_dir`)."""
+    parts = Path(pattern).parts
+    root = build_dir() if parts[:1] == ("build",) else REPO_ROOT
+    relative = str(Path(*parts[1:])) if parts[:1] == ("build",) else pattern
+    return sorted(Path(p) for p in glob.glob(str(root / relative), recursive=True) if Path(p).is_file())
+
+
+def _label(path: Path) -> str:
+    """A file's name in a stamp: relative to the repository or the build folder, so that two clones agree."""
+    for root, prefix in ((build_dir(), "build/"), (REPO_ROOT, "")):
+        if path.is_relative_to(root):
+            return prefix + str(path.relative_to(root))
+    return str(path)
+
+
+def file_hashes(patterns: list[str]) -> dict[str, str]:
+    return {_label(p): file_sha256(p) for pattern in patterns for p in resolve_glob(pattern)}
+
+
+def step_key(command: list[str], inputs: dict[str, str], outputs: dict[str, str]) -> str:
+    blob = json.dumps({"command": command, "inputs": inputs, "outputs": outputs}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def stamp_path(preset: str, name: str) -> Path:
+    return build_dir() / "steps" / preset / f"{name}.json"
+
+
+def is_up_to_date(preset: str, name: str, command: list[str], inputs: list[str], outputs: list[str]) -> bool:
+    stamp = stamp_path(preset, name)
+    if not stamp.exists():
+        return False
+    try:
+        recorded = json.loads(stamp.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    current = file_hashes(outputs)
+    if not current or set(current) != set(recorded.get("outputs", {})):
+        return False
+    return recorded.get("key") == step_key(command, file_hashes(inputs), current)
+
+
+def run_step(preset: str, name: str, command: list[str], inputs: list[str], outputs: list[str],
+             force: bool = False) -> int:
+    """Run ``command`` unless its stamp says nothing it reads or wrote has changed; record a new stamp after a
+    successful run. Returns the command's exit status (0 when skipped)."""
+    if not force and is_up_to_date(preset, name, command, inputs, outputs):
+        print(f"[step {name}] up to date (inputs and outputs unchanged since its last run): skipped", flush=True)
+        return 0
+    stamp = stamp_path(preset, name)
+    stamp.unlink(missing_ok=True)  # a failed or interrupted run must not leave an old stamp that looks current
+    print(f"[step {name}] running: {' '.join(command)}", flush=True)
+    started = time.monotonic()
+    status = subprocess.run(command, cwd=REPO_ROOT).returncode
+    seconds = time.monotonic() - started
+    if status != 0:
+        print(f"[step {name}] failed with exit status {status} after {seconds:.0f} s", flush=True)
+        return status
+    produced = file_hashes(outputs)
+    if not produced:
+        print(f"[step {name}] finished but wrote none of {outputs}: no stamp, it runs again next time", flush=True)
+        return 0
+    write_json_atomic(stamp, {"name": name, "preset": preset, "command": command,
+                              "key": step_key(command, file_hashes(inputs), produced),
+                              "inputs": file_hashes(inputs), "outputs": produced, "seconds": round(seconds, 1),
+                              "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    print(f"[step {name}] done in {seconds:.0f} s", flush=True)
+    return 0
+
+
+def recorded_times(preset: str) -> list[dict]:
+    """The stamps of a preset's steps, in the order they finished."""
+    stamps = [json.loads(p.read_text()) for p in sorted((build_dir() / "steps" / preset).glob("*.json"))]
+    return sorted(stamps, key=lambda s: s["finished_utc"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[argv.index("--") + 1:] if "--" in argv else []
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(prog="python -m mats_lib.steps", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    run = sub.add_parser("run", help="run a step unless it is up to date")
+    run.add_argument("name")
+    run.add_argument("--preset", required=True)
+    run.add_argument("--inputs", nargs="*", default=[])
+    run.add_argument("--outputs", nargs="+", required=True)
+    times = sub.add_parser("times", help="list the recorded wall time of each step")
+    times.add_argument("--preset", required=True)
+    args = parser.parse_args(own)
+    if args.action == "times":
+        stamps = recorded_times(args.preset)
+        for s in stamps:
+            print(f"{s['seconds'] / 60:7.1f} min  {s['name']}  (finished {s['finished_utc']})")
+        print(f"{sum(s['seconds'] for s in stamps) / 60:7.1f} min  in all ({len(stamps)} steps)")
+        return 0
+    if not command:
+        parser.error("give the step's command after --")
+    return run_step(args.preset, args.name, command, args.inputs, args.outputs,
+                    force=os.environ.get("FORCE", "") not in ("", "0"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

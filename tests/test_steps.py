@@ -1,0 +1,71 @@
+"""Pipeline steps (`mats_lib.steps`): skipped only while their command, inputs and outputs are unchanged."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from mats_lib import steps
+
+
+@pytest.fixture()
+def build(tmp_path, monkeypatch):
+    monkeypatch.setenv("MATS_BUILD_DIR", str(tmp_path))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("first")
+    return tmp_path
+
+
+def step(build, command_text="x", extra=()):
+    """A step that appends one line to build/runs.log per execution and writes build/out/result.txt."""
+    code = ("import pathlib, sys; root = pathlib.Path(sys.argv[1]); (root / 'out').mkdir(exist_ok=True); "
+            "(root / 'out' / 'result.txt').write_text(sys.argv[2]); "
+            "log = root / 'runs.log'; log.write_text((log.read_text() if log.exists() else '') + 'ran\\n')")
+    command = [sys.executable, "-c", code, str(build), command_text, *extra]
+    return steps.run_step("test", "demo", command, inputs=["build/in/*.txt"], outputs=["build/out/result.txt"])
+
+
+def executions(build) -> int:
+    log = build / "runs.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_a_step_reruns_only_when_its_command_inputs_or_outputs_change(build, capsys):
+    assert step(build) == 0 and executions(build) == 1
+    assert step(build) == 0 and executions(build) == 1  # nothing changed: skipped
+    assert "up to date" in capsys.readouterr().out
+
+    (build / "in" / "a.txt").write_text("second")  # an input's bytes
+    step(build)
+    assert executions(build) == 2
+    (build / "in" / "b.txt").write_text("new")  # a new file under an input glob
+    step(build)
+    assert executions(build) == 3
+    step(build, command_text="y")  # the command line (settings)
+    assert executions(build) == 4
+    (build / "out" / "result.txt").unlink()  # a deleted output
+    step(build, command_text="y")
+    assert executions(build) == 5
+    (build / "out" / "result.txt").write_text("edited by hand")  # an edited output
+    step(build, command_text="y")
+    assert executions(build) == 6
+    step(build, command_text="y")
+    assert executions(build) == 6
+
+
+def test_force_and_failures_leave_no_current_stamp(build, monkeypatch):
+    step(build)
+    stamp = steps.stamp_path("test", "demo")
+    recorded = json.loads(stamp.read_text())
+    assert recorded["outputs"] == {"build/out/result.txt": steps.file_sha256(build / "out" / "result.txt")}
+    assert recorded["seconds"] >= 0 and list(recorded["inputs"]) == ["build/in/a.txt"]
+
+    monkeypatch.setenv("FORCE", "1")
+    assert steps.main(["run", "demo", "--preset", "test", "--inputs", "build/in/*.txt", "--outputs",
+                       "build/out/result.txt", "--", *recorded["command"]]) == 0
+    assert executions(build) == 2  # FORCE=1 runs it whatever the stamp
+
+    failing = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    assert steps.run_step("test", "demo", failing, ["build/in/*.txt"], ["build/out/result.txt"]) == 3
+    assert not stamp.exists()  # the old stamp is gone: the next run executes again
