@@ -69,3 +69,22 @@ def test_force_and_failures_leave_no_current_stamp(build, monkeypatch):
     failing = [sys.executable, "-c", "import sys; sys.exit(3)"]
     assert steps.run_step("test", "demo", failing, ["build/in/*.txt"], ["build/out/result.txt"]) == 3
     assert not stamp.exists()  # the old stamp is gone: the next run executes again
+
+
+def test_every_notebook_and_report_of_reproduce_all_is_a_keyed_step():
+    """`make -n reproduce-all`: each papermill execution and each report script runs through `mats_lib.steps`,
+    so a second run with nothing changed executes none of them."""
+    import subprocess
+
+    from mats_lib.paths import REPO_ROOT
+
+    for preset in ("smoke", "mini"):
+        dry = subprocess.run(["make", "-n", "--no-print-directory", "reproduce-all", f"PRESET={preset}"],
+                             cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+        commands = dry.replace("\\\n", " ").splitlines()
+        heavy = [c for c in commands if "papermill" in c or "scripts/" in c or ".study" in c or ".frontier" in c
+                 or "analysis.geometry" in c]
+        assert len(heavy) >= 8, dry
+        unwrapped = [c for c in heavy if "mats_lib.steps run" not in c and not c.startswith("bash scripts/install")]
+        assert not unwrapped, unwrapped
+        assert dry.count("papermill notebooks/") >= 7
