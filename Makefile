@@ -100,9 +100,10 @@ REPORT_OUT := reports/$(PRESET)
 STUDY_IN = 'mats_lib/**/*.py' 'experiments/*.yaml' requirements.txt build/data/manifest.json \
 	$(if $(STUDY_HEADS),build/miniclap/heads-seed0.safetensors,)
 RUNS_IN = 'build/runs/**/$(PRESET)-*/final/key.json'
-# One notebook step: $(call notebook_step,NAME,NOTEBOOK,OUTPUT NOTEBOOK,REPORT NAME,PAPERMILL PARAMETERS,EXTRA INPUTS)
+# One notebook step (output globs in double quotes: the shell fills in $$enc or $$name but does not expand them):
+# $(call notebook_step,NAME,NOTEBOOK,OUTPUT NOTEBOOK,REPORT NAME,PAPERMILL PARAMETERS,EXTRA INPUTS,EXTRA OUTPUTS)
 notebook_step = $(STEP) $(1) --preset $(PRESET) --inputs $(STUDY_IN) $(2) $(6) \
-	--outputs $(strip $(3)) '$(REPORT_OUT)/$(strip $(4)).*' '$(REPORT_OUT)/figures/$(strip $(4)).png' -- \
+	--outputs $(strip $(3)) "$(REPORT_OUT)/$(strip $(4)).*" "$(REPORT_OUT)/figures/$(strip $(4)).png" $(7) -- \
 	$(VENV)/bin/papermill $(2) $(strip $(3)) -k mats $(5)
 
 # Always invoked: the trainer reuses a finished run whose key (settings, encoder, data, code) matches,
@@ -124,12 +125,10 @@ runs: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
 	for enc in $(ENCODERS); do for seed in $(SEEDS); do for run in "text on" "text off" "audio on"; do \
 	  set -- $$run; name=$(PRESET)-$$1-$$enc-seed$$seed$$(if [ $$2 = off ]; then echo -noise_variance=0.0; fi); \
-	  $(STEP) train-$$name --preset $(PRESET) --inputs $(STUDY_IN) notebooks/train_mats.ipynb \
-	    --outputs $(NOTEBOOK_OUT)/train_mats-$$enc-$$1-noise_$$2-seed$$seed.ipynb "build/runs/**/$$name/final/key.json" \
-	    "$(REPORT_OUT)/train-$$name.json" "$(REPORT_OUT)/figures/train-$$name.png" -- \
-	    $(VENV)/bin/papermill notebooks/train_mats.ipynb $(NOTEBOOK_OUT)/train_mats-$$enc-$$1-noise_$$2-seed$$seed.ipynb \
-	    -k mats --no-progress-bar \
-	    -p preset $(PRESET) -p encoder_name $$enc -p seed $$seed -p data_modality $$1 -p noise $$2 || exit 1; \
+	  $(call notebook_step,train-$$name,notebooks/train_mats.ipynb,\
+	    $(NOTEBOOK_OUT)/train_mats-$$enc-$$1-noise_$$2-seed$$seed.ipynb,train-$$name,\
+	    --no-progress-bar -p preset $(PRESET) -p encoder_name $$enc -p seed $$seed -p data_modality $$1 -p noise $$2,,\
+	    "build/runs/**/$$name/final/key.json") || exit 1; \
 	done; done; done
 
 # conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals
@@ -152,12 +151,9 @@ ablation-lambda: data $(STUDY_HEADS)
 
 modality-gap: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
-	for enc in $(ENCODERS); do $(STEP) modality_gap-$$enc --preset $(PRESET) \
-	  --inputs $(STUDY_IN) notebooks/modality_gap_tsne.ipynb $(RUNS_IN) \
-	  --outputs $(NOTEBOOK_OUT)/modality_gap_tsne-$$enc.ipynb '$(REPORT_OUT)/modality_gap-'$$enc'.*' \
-	    "$(REPORT_OUT)/figures/modality_gap_tsne-$$enc.png" -- \
-	  $(VENV)/bin/papermill notebooks/modality_gap_tsne.ipynb $(NOTEBOOK_OUT)/modality_gap_tsne-$$enc.ipynb -k mats \
-	  -p preset $(PRESET) -p encoder_name $$enc || exit 1; done
+	for enc in $(ENCODERS); do $(call notebook_step,modality_gap-$$enc,notebooks/modality_gap_tsne.ipynb,\
+	  $(NOTEBOOK_OUT)/modality_gap_tsne-$$enc.ipynb,modality_gap-$$enc,-p preset $(PRESET) -p encoder_name $$enc,\
+	  $(RUNS_IN),"$(REPORT_OUT)/figures/modality_gap_tsne-$$enc.png") || exit 1; done
 
 benchmark-tables: transfer-table
 	mkdir -p $(NOTEBOOK_OUT)

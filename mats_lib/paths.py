@@ -27,12 +27,14 @@ def project_path(value: str | Path) -> Path:
     return REPO_ROOT / path
 
 
-
 def report_path(value: str | Path) -> str:
-    """How a report names a path: one under :func:`build_dir` as ``build/...`` (the inverse of
-    :func:`project_path`, so two clones' reports agree), any other as given."""
+    """How a report names a path, the inverse of :func:`project_path` so that two clones' reports agree: one under
+    :func:`build_dir` as ``build/...``, one elsewhere in the repository relative to it, any other as given."""
     path = Path(value).resolve()
-    return f"build/{path.relative_to(build_dir())}" if path.is_relative_to(build_dir()) else str(value)
+    if path.is_relative_to(build_dir()):
+        return f"build/{path.relative_to(build_dir())}"
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(value)
+
 
 def assets_dir() -> Path:
     """Prepared models and extracted audio (``make assets``)."""

@@ -25,28 +25,18 @@ import sys
 import time
 from pathlib import Path
 
-from .paths import REPO_ROOT, build_dir
+from .paths import REPO_ROOT, build_dir, project_path, report_path
 from .provenance import file_sha256, write_json_atomic
 
 
 def resolve_glob(pattern: str) -> list[Path]:
-    """Files matching a glob given relative to the repository (``build/...`` under :func:`build_dir`)."""
-    parts = Path(pattern).parts
-    root = build_dir() if parts[:1] == ("build",) else REPO_ROOT
-    relative = str(Path(*parts[1:])) if parts[:1] == ("build",) else pattern
-    return sorted(Path(p) for p in glob.glob(str(root / relative), recursive=True) if Path(p).is_file())
-
-
-def _label(path: Path) -> str:
-    """A file's name in a stamp: relative to the repository or the build folder, so that two clones agree."""
-    for root, prefix in ((build_dir(), "build/"), (REPO_ROOT, "")):
-        if path.is_relative_to(root):
-            return prefix + str(path.relative_to(root))
-    return str(path)
+    """Files matching a glob named as configs name paths (``build/...`` under :func:`build_dir`)."""
+    return sorted(Path(p) for p in glob.glob(str(project_path(pattern)), recursive=True) if Path(p).is_file())
 
 
 def file_hashes(patterns: list[str]) -> dict[str, str]:
-    return {_label(p): file_sha256(p) for pattern in patterns for p in resolve_glob(pattern)}
+    """Each matching file's SHA-256, named as reports name paths (the same in every clone)."""
+    return {report_path(p): file_sha256(p) for pattern in patterns for p in resolve_glob(pattern)}
 
 
 def step_key(command: list[str], inputs: dict[str, str], outputs: dict[str, str]) -> str:
@@ -92,9 +82,10 @@ def run_step(preset: str, name: str, command: list[str], inputs: list[str], outp
     if not produced:
         print(f"[step {name}] finished but wrote none of {outputs}: no stamp, it runs again next time", flush=True)
         return 0
+    read = file_hashes(inputs)
     write_json_atomic(stamp, {"name": name, "preset": preset, "command": command,
-                              "key": step_key(command, file_hashes(inputs), produced),
-                              "inputs": file_hashes(inputs), "outputs": produced, "seconds": round(seconds, 1),
+                              "key": step_key(command, read, produced),
+                              "inputs": read, "outputs": produced, "seconds": round(seconds, 1),
                               "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     print(f"[step {name}] done in {seconds:.0f} s", flush=True)
     return 0

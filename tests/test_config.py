@@ -51,10 +51,11 @@ def test_unset_and_missing_paths_say_what_to_provide(tmp_path):
 
 
 def test_report_path_names_build_paths_as_configs_do(tmp_path, monkeypatch):
-    from mats_lib.paths import project_path, report_path
+    from mats_lib.paths import REPO_ROOT, project_path, report_path
 
     monkeypatch.setenv("MATS_BUILD_DIR", str(tmp_path / "b"))
     heads = tmp_path / "b" / "miniclap" / "heads-seed0.safetensors"
     assert report_path(heads) == "build/miniclap/heads-seed0.safetensors"  # the same in every clone
     assert project_path(report_path(heads)) == heads.resolve()
     assert report_path(tmp_path / "elsewhere.bin") == str(tmp_path / "elsewhere.bin")
+    assert report_path(REPO_ROOT / "notebooks" / "train_mats.ipynb") == "notebooks/train_mats.ipynb"

@@ -17,12 +17,12 @@ def build(tmp_path, monkeypatch):
     return tmp_path
 
 
-def step(build, command_text="x", extra=()):
+def step(build, command_text="x"):
     """A step that appends one line to build/runs.log per execution and writes build/out/result.txt."""
     code = ("import pathlib, sys; root = pathlib.Path(sys.argv[1]); (root / 'out').mkdir(exist_ok=True); "
             "(root / 'out' / 'result.txt').write_text(sys.argv[2]); "
             "log = root / 'runs.log'; log.write_text((log.read_text() if log.exists() else '') + 'ran\\n')")
-    command = [sys.executable, "-c", code, str(build), command_text, *extra]
+    command = [sys.executable, "-c", code, str(build), command_text]
     return steps.run_step("test", "demo", command, inputs=["build/in/*.txt"], outputs=["build/out/result.txt"])
 
 
