@@ -169,8 +169,8 @@ def test_summary_has_a_row_per_claim(tmp_path, monkeypatch):
     assert summary["claims"]["C8"][0]["verdict"] == "reproduced" and summary["claims"]["C1"] == []
     readme = replace_readme_block("intro\n<!-- claims:begin -->\nstale\n<!-- claims:end -->\nrest\n", summary)
     assert readme.startswith("intro\n") and readme.endswith("\nrest\n") and "stale" not in readme
-    assert "| C8 text-only training is cheaper than audio-supervised training | this machine | reproduced |" in readme
-    assert "| C1 text-only MATS is far above chance on zero-shot audio tasks | - | not run |" in readme
+    assert "| C8 text-only training is cheaper than audio-supervised training | reproduced (this machine) |" in readme
+    assert "| C1 text-only MATS is far above chance on zero-shot audio tasks | not run |" in readme
     with pytest.raises(ValueError, match="claims:begin"):
         replace_readme_block("a README without the block", summary)
 

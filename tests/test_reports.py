@@ -1,7 +1,7 @@
 """The committed reports and the README's tables say the same thing."""
 import json
 
-from mats_lib.analysis.transfer_table import readme_block
+from mats_lib.analysis.transfer_table import readme_block, to_markdown
 from mats_lib.paths import REPO_ROOT
 
 
@@ -11,6 +11,13 @@ def test_readme_transfer_table_is_generated_from_the_committed_json():
     for encoder in table["encoders"].values():  # every cell carries the keys of the parts that made it
         for condition, seeds in encoder["keys"].items():
             assert all(len(key) == 16 for parts in seeds.values() for keys in parts.values() for key in keys)
+
+
+def test_committed_transfer_reports_are_rendered_from_their_json():
+    folder = REPO_ROOT / "reports" / "mini"
+    for name in ("transfer_table", "benchmark_tables"):
+        table = json.loads((folder / f"{name}.json").read_text())
+        assert to_markdown(table) == (folder / f"{name}.md").read_text(), name
 
 
 def test_readme_verdicts_are_generated_from_the_committed_summary():

@@ -41,10 +41,16 @@ def test_table_has_every_condition_with_baselines_and_paired_verdicts(smoke_matr
     # raw and noise come from two different runs: their plain parts have different keys
     assert t["keys"]["raw"]["0"]["cls_animals"] != t["keys"]["noise"]["0"]["cls_animals"]
     assert len(t["keys"]["santa"]["0"]["cls_animals"]) == 1  # smoke evaluates one evaluation seed
-    markdown = to_markdown(json.loads(json.dumps(table)))
+    markdown = to_markdown(table)
     assert "| santa | noise |" in markdown and "balanced accuracy" in markdown
+    # the report file is written from the table in memory, a reader re-renders it from the JSON (keys sorted)
+    assert to_markdown(json.loads(json.dumps(table, sort_keys=True))) == markdown
     readme = f"intro\n{README_BEGIN}\nan older table\n{README_END}\noutro\n"
     assert replace_readme_block(readme, table) == f"intro\n{readme_block(table)}\noutro\n"
+    santa = t["differences"]["santa"]["classification"]  # the README puts each value beside its paired difference
+    assert (f"| santa | {t['conditions']['santa']['classification']['value']:.3f} | {santa['value']:+.3f} "
+            f"[{santa['ci95'][0]:+.3f}, {santa['ci95'][1]:+.3f}] {santa['verdict']} |") in readme_block(table)
+    assert "| noise | " in readme_block(table) and "(reference)" in readme_block(table)
     again = build("smoke", ["tagclap"], [0, 1], list(CONDITIONS), overrides=overrides, out_root=folder / "eval",
                   progress=False, command="pytest")
     assert again["encoders"] == table["encoders"]  # every part reused under its key: same numbers

@@ -97,12 +97,12 @@ README_BEGIN, README_END = "<!-- claims:begin -->", "<!-- claims:end -->"
 
 
 def readme_block(summary: dict) -> str:
-    """The README's verdict table: one row per claim and scope, the evidence left to summary.md."""
+    """The README's verdict table: one row per claim, its verdict per scope; the evidence is left to summary.md."""
     lines = [README_BEGIN, f"Generated from `reports/{summary['preset']}/summary.json` by `make summary` "
-             f"(setting: {summary['setting']}).", "", "| claim | scope | verdict |", "|---|---|---|"]
+             f"(setting: {summary['setting']}).", "", "| claim | verdict (scope) |", "|---|---|"]
     for claim, rows in summary["claims"].items():
-        for row in rows or [{"scope": "-", "verdict": "not run"}]:
-            lines.append(f"| {claim} {CLAIMS[claim][0]} | {row['scope']} | {row['verdict']} |")
+        verdicts = "; ".join(f"{row['verdict']} ({row['scope']})" for row in rows) or "not run"
+        lines.append(f"| {claim} {CLAIMS[claim][0]} | {verdicts} |")
     return "\n".join(lines) + "\n" + README_END
 
 

@@ -277,21 +277,30 @@ def _cell(d: dict | None, signed: bool = False) -> str:
     return text + (f" {d['verdict']}" if signed else "")
 
 
-def to_markdown(table: dict, readme: bool = False) -> str:
-    """The tables of ``build``'s result. ``readme``: the pooled table and the differences against the reference
-    only (the README's block)."""
+def _setting_line(table: dict) -> str:
+    """What made the table: preset, models, seeds, subset, decoding, resampling and the command."""
     ev = table["eval"]
-    bench = table.get("benchmark")
-    place = f"{bench['name']} ({bench['split']}, every item)" if bench else "MiniAudio (eval part)"
-    lines = [] if readme else [f"# Modality transfers on {place}", ""]
-    lines.append(f"Preset `{table['preset']}`: a stand-in CLAP + SmolLM2-135M with LoRA (not the paper's MS-CLAP + "
+    return (f"Preset `{table['preset']}`: a stand-in CLAP + SmolLM2-135M with LoRA (not the paper's MS-CLAP + "
                  f"Vicuna-7B); training seeds {', '.join(map(str, table['seeds']))}; "
                  + (f"a seeded subset of at most {ev['max_items']} items per task; " if ev["max_items"] else "")
                  + ("greedy decoding" if ev["num_beams"] == 1 else f"beam {ev['num_beams']}")
                  + f"; Santa's noise drawn under evaluation seeds {ev['eval_seeds']}. Cells: value [95% interval, "
                  f"hierarchical bootstrap over training seeds then items, {ev['resamples']} resamples]. "
                  f"Command: `{table['command']}`.")
-    if bench and not readme:
+
+
+def _refused_kinds(t: dict, condition: str) -> set[str]:
+    """The task kinds (classification, caption, qa) the zero-shot guard refused for ``condition``."""
+    return {get_task(task).kind for task in t.get("refused", {}).get(condition, {})}
+
+
+def to_markdown(table: dict) -> str:
+    """The tables of ``build``'s result: pooled values, paired differences, per-task scores and baselines."""
+    bench = table.get("benchmark")
+    place = f"{bench['name']} ({bench['split']}, every item)" if bench else "MiniAudio (eval part)"
+    lines = [f"# Modality transfers on {place}", "", _setting_line(table)]
+    order = {task: i for i, task in enumerate(load_config(table["preset"]).eval.tasks)}
+    if bench:
         lines += ["", f"Metric as the benchmark's peers report it: {bench['metric']}. The paper's value: {bench['paper']}."]
     for encoder in table.get("encoder_order", list(table["encoders"])):  # JSON files sort their keys
         t = table["encoders"][encoder]
@@ -304,7 +313,7 @@ def to_markdown(table: dict, readme: bool = False) -> str:
                 lines.append(f"| {condition} | not run | not run | not run | not run |")
                 continue
             acc = f"{c['classification_accuracy']:.3f}" if c.get("classification_accuracy") is not None else "-"
-            refused = {get_task(task).kind for task in t.get("refused", {}).get(condition, {})}
+            refused = _refused_kinds(t, condition)
             cells = {k: "refused: not zero-shot" if k in refused and not c.get(k) else _cell(c.get(k))
                      for k in ("classification", "caption", "qa")}
             lines.append(f"| {condition} | {cells['classification']} | {acc} | {cells['caption']} | {cells['qa']} |")
@@ -312,30 +321,29 @@ def to_markdown(table: dict, readme: bool = False) -> str:
         majority = np.mean([v["majority_rate"] for v in t.get("task_baselines", {}).values() if "majority_rate" in v] or [np.nan])
         lines.append(f"| constant answer / majority class / question prior / constant caption | "
                      f"{_cell(b.get('classification'))} | {majority:.3f} | {_cell(b.get('caption'))} | {_cell(b.get('qa'))} |")
-        # The README keeps the comparison between transfers; the one against the constant baselines is in the .md
-        against = ((table["reference"], t["differences"]),) + (() if readme else (("constant", t["versus_constant"]),))
+        against = ((table["reference"], t["differences"]), ("constant", t["versus_constant"]))
         lines += ["", f"Paired differences against **{table['reference']}** (the noise-trained model fed audio as is)"
-                  + (" (against the constant baselines: `reports/<preset>/transfer_table.md`)" if readme else
-                     " and against the constant baseline of each column")
-                  + " (better / worse / not distinguishable from the 95% interval of the difference):", "",
+                  " and against the constant baseline of each column"
+                  " (better / worse / not distinguishable from the 95% interval of the difference):", "",
                   "| condition | vs | classification balanced accuracy | captioning CIDEr-D | QA accuracy |",
                   "|---|---|---|---|---|"]
         for condition in table["conditions"]:
             for label, source in against:
                 d = source.get(condition)
                 if d:
-                    refused = {get_task(task).kind for task in t.get("refused", {}).get(condition, {})}
+                    refused = _refused_kinds(t, condition)
                     cells = [_cell(d.get(k), True) if d.get(k) or k not in refused else "refused: not zero-shot"
                              for k in ("classification", "caption", "qa")]
                     lines.append(f"| {condition} | {label} | " + " | ".join(cells) + " |")
-        if readme:
-            continue
-        tasks = list(t.get("task_baselines", {}))
+        # The preset's task order (the build's), so that the report re-rendered from the JSON file, whose keys are
+        # sorted, is the report written at build time
+        tasks = sorted(t.get("task_baselines", {}), key=lambda x: (order.get(x, len(order)), x))
         cls_tasks = [x for x in tasks if get_task(x).kind == "classification"]
         lines += ["", "Per task (classification: balanced accuracy; captions: CIDEr-D; QA: accuracy), mean over seeds:", "",
                   "| condition | " + " | ".join(f"{x} (n={t['task_baselines'][x]['n']})" for x in tasks) + " |",
                   "|---|" + "---|" * len(tasks)]
-        for condition, values in t["per_task"].items():
+        for condition in [c for c in table["conditions"] if c in t["per_task"]]:
+            values = t["per_task"][condition]
             lines.append(f"| {condition} | " + " | ".join(f"{values[x]:.3f}" if x in values else "refused"
                                                             for x in tasks) + " |")
         lines.append("| balanced chance (any constant answer) | " + " | ".join(
@@ -345,14 +353,14 @@ def to_markdown(table: dict, readme: bool = False) -> str:
             if x in cls_tasks else "-" for x in tasks) + " |")
         lines.append("")
         lines.append("(!) the majority class holds over half of the items: accuracy there says little; read balanced accuracy.")
-        for task, note in t["baseline_notes"].items():
+        for task, note in sorted(t["baseline_notes"].items()):
             detail = (f": \"{note['caption']}\"" if "caption" in note
                       else f": {json.dumps(note['prior'], sort_keys=True)}" if "prior" in note else "")
             lines.append(f"- {task} baseline: {note['baseline']}{detail}")
         if t["missing"]:
             lines.append(f"- not run: {', '.join(t['missing'])} (their runs are missing)")
-        for condition, refused in t.get("refused", {}).items():
-            for task, reason in refused.items():
+        for condition, refused in sorted(t.get("refused", {}).items()):
+            for task, reason in sorted(refused.items()):
                 lines.append(f"- {condition}, {task}: refused by the zero-shot guard: {reason}")
     return "\n".join(lines) + "\n"
 
@@ -360,8 +368,41 @@ def to_markdown(table: dict, readme: bool = False) -> str:
 README_BEGIN, README_END = "<!-- transfer-table:begin -->", "<!-- transfer-table:end -->"
 
 
+def readme_markdown(table: dict) -> str:
+    """The README's view of ``build``'s result: one table per encoder, each pooled value beside its paired
+    difference against the reference transfer. Marginal intervals, accuracy, the differences against the constant
+    baselines and the per-task scores stay in the full report (``to_markdown``)."""
+    ref = table["reference"]
+    kinds = (("classification", "balanced accuracy"), ("caption", "CIDEr-D"), ("qa", "QA accuracy"))
+    lines = [_setting_line(table), "", f"Each value sits beside its paired difference against **{ref}** "
+             "(95% interval; better / worse / not distinguishable from it). Marginal intervals, accuracy, the "
+             "differences against the constant baselines and every task: `reports/<preset>/transfer_table.md`."]
+    for encoder in table.get("encoder_order", list(table["encoders"])):  # JSON files sort their keys
+        t = table["encoders"][encoder]
+        lines += ["", f"### {t['setting']}", "",
+                  "| condition | " + " | ".join(f"{name} | vs {ref}" for _, name in kinds) + " |",
+                  "|---|" + "---|---|" * len(kinds)]
+        for condition in table["conditions"]:
+            c, d = t["conditions"].get(condition), t["differences"].get(condition) or {}
+            refused = _refused_kinds(t, condition)
+            cells = []
+            for kind, _ in kinds:
+                if c is None:
+                    cells += ["not run", ""]
+                elif kind in refused and not c.get(kind):
+                    cells += ["refused: not zero-shot", ""]
+                else:
+                    value = f"{c[kind]['value']:.3f}" if c.get(kind) else "-"
+                    cells += [value, "(reference)" if condition == ref else _cell(d.get(kind), True) if d.get(kind) else ""]
+            lines.append(f"| {condition} | " + " | ".join(cells) + " |")
+        b = t["baselines"]
+        cells = [cell for kind, _ in kinds for cell in (f"{b[kind]['value']:.3f}" if b.get(kind) else "-", "")]
+        lines.append("| constant answer / constant caption / question prior | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def readme_block(table: dict) -> str:
-    return f"{README_BEGIN}\n{to_markdown(table, readme=True)}{README_END}"
+    return f"{README_BEGIN}\n{readme_markdown(table)}{README_END}"
 
 
 def replace_readme_block(readme: str, table: dict) -> str:
