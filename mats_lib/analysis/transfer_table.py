@@ -374,9 +374,10 @@ def readme_markdown(table: dict) -> str:
     baselines and the per-task scores stay in the full report (``to_markdown``)."""
     ref = table["reference"]
     kinds = (("classification", "balanced accuracy"), ("caption", "CIDEr-D"), ("qa", "QA accuracy"))
-    lines = [_setting_line(table), "", f"Each value sits beside its paired difference against **{ref}** "
-             "(95% interval; better / worse / not distinguishable from it). Marginal intervals, accuracy, the "
-             "differences against the constant baselines and every task: `reports/<preset>/transfer_table.md`."]
+    lines = [_setting_line(table), "", f"Here each pooled value sits beside its paired difference against **{ref}**, "
+             "the interval and verdict (better / worse / not distinguishable) being the difference's. The values' own "
+             "intervals, accuracy, the differences against the constant baselines and every task: "
+             "`reports/<preset>/transfer_table.md`."]
     for encoder in table.get("encoder_order", list(table["encoders"])):  # JSON files sort their keys
         t = table["encoders"][encoder]
         lines += ["", f"### {t['setting']}", "",
