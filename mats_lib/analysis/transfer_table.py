@@ -373,7 +373,6 @@ def readme_markdown(table: dict) -> str:
     difference against the reference transfer. Marginal intervals, accuracy, the differences against the constant
     baselines and the per-task scores stay in the full report (``to_markdown``)."""
     ref = table["reference"]
-    kinds = (("classification", "balanced accuracy"), ("caption", "CIDEr-D"), ("qa", "QA accuracy"))
     lines = [_setting_line(table), "", f"Here each pooled value sits beside its paired difference against **{ref}**, "
              "the interval and verdict (better / worse / not distinguishable) being the difference's. The values' own "
              "intervals, accuracy, the differences against the constant baselines and every task: "
@@ -381,23 +380,24 @@ def readme_markdown(table: dict) -> str:
     for encoder in table.get("encoder_order", list(table["encoders"])):  # JSON files sort their keys
         t = table["encoders"][encoder]
         lines += ["", f"### {t['setting']}", "",
-                  "| condition | " + " | ".join(f"{name} | vs {ref}" for _, name in kinds) + " |",
-                  "|---|" + "---|---|" * len(kinds)]
+                  "| condition | " + " | ".join(f"{name} | vs {ref}" for _, name in KINDS) + " |",
+                  "|---|" + "---|---|" * len(KINDS)]
         for condition in table["conditions"]:
             c, d = t["conditions"].get(condition), t["differences"].get(condition) or {}
             refused = _refused_kinds(t, condition)
             cells = []
-            for kind, _ in kinds:
+            for kind, _ in KINDS:
                 if c is None:
                     cells += ["not run", ""]
                 elif kind in refused and not c.get(kind):
                     cells += ["refused: not zero-shot", ""]
                 else:
                     value = f"{c[kind]['value']:.3f}" if c.get(kind) else "-"
-                    cells += [value, "(reference)" if condition == ref else _cell(d.get(kind), True) if d.get(kind) else ""]
+                    difference = _cell(d[kind], True) if d.get(kind) else "(reference)" if condition == ref else ""
+                    cells += [value, difference]
             lines.append(f"| {condition} | " + " | ".join(cells) + " |")
         b = t["baselines"]
-        cells = [cell for kind, _ in kinds for cell in (f"{b[kind]['value']:.3f}" if b.get(kind) else "-", "")]
+        cells = [cell for kind, _ in KINDS for cell in (f"{b[kind]['value']:.3f}" if b.get(kind) else "-", "")]
         lines.append("| constant answer / constant caption / question prior | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
