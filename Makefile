@@ -93,11 +93,12 @@ TRAIN := $(LAUNCH) --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(EN
 
 # Pipeline steps run through `mats_lib.steps`: a step whose command, inputs (code, configs, data manifest, heads,
 # the keys of the runs it reads) and outputs are unchanged since its last run is skipped, so a second
-# `make reproduce-all` executes nothing; FORCE=1 runs every step. `python -m mats_lib.steps times` lists the time
+# `make reproduce-all` executes nothing; FORCE=1 runs every step. `code:package` stands for the package's code key
+# (mats_lib.code_keys: definitions hashed on their syntax trees, so moving code or editing a comment reruns nothing). `python -m mats_lib.steps times` lists the time
 # each step took when it last ran.
 STEP = $(PY) -m mats_lib.steps run
 REPORT_OUT := reports/$(PRESET)
-STUDY_IN = 'mats_lib/**/*.py' 'experiments/*.yaml' requirements.txt build/data/manifest.json \
+STUDY_IN = code:package 'experiments/*.yaml' requirements.txt build/data/manifest.json \
 	$(if $(STUDY_HEADS),build/miniclap/heads-seed0.safetensors,)
 RUNS_IN = 'build/runs/**/$(PRESET)-*/final/key.json'
 # One notebook step (output globs in double quotes: the shell fills in $$enc or $$name but does not expand them):
@@ -206,28 +207,26 @@ bench-embeddings: data
 	$(PY) scripts/bench_embedding_cache.py --config $(PRESET)
 
 encoder-report: setup
-	$(STEP) encoder-report --preset all --inputs 'mats_lib/**/*.py' scripts/encoder_report.py requirements.txt \
+	$(STEP) encoder-report --preset all --inputs code:package scripts/encoder_report.py requirements.txt \
 	  --outputs reports/encoder_report.json -- $(PY) scripts/encoder_report.py --seed $(SEED)
 
 MINICLAP := $(BUILD)/miniclap/heads-seed$(SEED).safetensors
 
-# The heads depend on the miniclap code and the data; the sub-make sees clips.json once `data` made it.
+# The heads are rebuilt when the code that trains them (code:miniclap_heads, the closure of build_heads: the
+# reports' code is not in it) or the data changed, never on a file's modification time.
 miniclap: data
-	@$(MAKE) --no-print-directory $(MINICLAP)
+	$(STEP) miniclap-heads-seed$(SEED) --preset all --inputs code:miniclap_heads requirements.txt requirements-assets.txt \
+	  build/data/manifest.json --outputs $(MINICLAP) $(MINICLAP:.safetensors=.json) -- \
+	  $(PY) -m mats_lib.encoders.miniclap.training --seed $(SEED)
 
 miniclap-default: data
 	@$(MAKE) --no-print-directory miniclap SEED=0
 
-# study.py and frontier.py only read the heads: editing them must not retrain them
-$(MINICLAP): $(filter-out %/study.py %/frontier.py,$(wildcard mats_lib/encoders/miniclap/*.py)) \
-	$(wildcard $(BUILD)/data/miniaudio/clips.json)
-	$(PY) -m mats_lib.encoders.miniclap.training --seed $(SEED)
-
 miniclap-report: miniclap
-	$(STEP) miniclap-study-seed$(SEED) --preset all --inputs 'mats_lib/**/*.py' requirements.txt \
+	$(STEP) miniclap-study-seed$(SEED) --preset all --inputs code:package requirements.txt \
 	  build/data/manifest.json $(MINICLAP) --outputs reports/miniclap_report.json -- \
 	  $(PY) -m mats_lib.encoders.miniclap.study --seed $(SEED)
-	$(STEP) miniclap-frontier-seed$(SEED) --preset all --inputs 'mats_lib/**/*.py' requirements.txt \
+	$(STEP) miniclap-frontier-seed$(SEED) --preset all --inputs code:package requirements.txt \
 	  build/data/manifest.json $(MINICLAP) \
 	  --outputs reports/miniclap_gate_frontier.json reports/figures/miniclap_gate_frontier.png -- \
 	  $(PY) -m mats_lib.encoders.miniclap.frontier --seed $(SEED)

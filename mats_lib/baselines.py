@@ -17,7 +17,8 @@ import numpy as np
 
 from .metrics import caption_metrics, qa_items
 from .paths import cache_dir
-from .provenance import settings_key, source_fingerprint, write_json_atomic
+from .code_keys import code_key
+from .provenance import settings_key, write_json_atomic
 
 
 def constant_answer_items(labels: list[str]) -> np.ndarray:
@@ -55,7 +56,7 @@ def best_constant_caption(corpus_captions: list[str], *, candidates: int = 150, 
     other seeded corpus captions is highest: a floor chosen without the eval data. Cached by its inputs."""
     texts = sorted(set(corpus_captions))
     key = settings_key({"texts": settings_key(texts), "candidates": candidates, "references": references,
-                        "seed": seed, "code": source_fingerprint(("baselines.py", "metrics.py"))})
+                        "seed": seed, "code": code_key("baselines")})
     path = cache_dir() / f"constant-caption-{key}.json"
     if path.exists():
         return json.loads(path.read_text())["caption"]

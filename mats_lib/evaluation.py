@@ -36,8 +36,8 @@ from .metrics import (accuracy_items, balanced_accuracy, caption_metrics, class_
                       match_to_classes, mean_average_precision, postprocess, qa_items)
 from .modality_offset import modality_offset
 from .paths import cache_dir
-from .provenance import (EVALUATION_SOURCES, file_sha256, numeric_platform, provenance, settings_key, source_fingerprint,
-                         write_json_atomic)
+from .code_keys import code_key
+from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_json_atomic
 from .runs import check_run_key, read_key, training_key
 from .santa import TRANSFERS, STOCHASTIC_TRANSFERS, MemoryBank, SantaSettings, apply_transfer, build_memory_bank, subsample_memory
 from .seed import derive_seed
@@ -112,7 +112,7 @@ def memory_bank(encoder, texts: list[str], settings: SantaSettings, seed: int) -
     key = settings_key({"encoder": encoder.fingerprint(), "texts": settings_key(texts), "m": size,
                         "k": settings.clusters, "iters": settings.lloyd_iterations,
                         "dup": settings.duplicating_subsample, "seed": seed,
-                        "code": source_fingerprint(("santa.py",))})
+                        "code": code_key("memory_bank")})
     path = cache_dir() / f"memory-{encoder.name}-{key}.safetensors"
     t, meta = read_safetensors(path, "Santa's memory bank") if path.exists() else ({}, {})
     if path.exists() and not meta:  # written before banks carried their encoder and key: a cache, rebuilt below
@@ -263,7 +263,7 @@ def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str
             "eval_seed": eval_seed if transfer in STOCHASTIC_TRANSFERS else None,
             "batch_size": settings.eval.batch_size, "scorer": settings.eval.scorer,
             "caption_metrics": sorted(settings.eval.caption_metrics) if kind == "caption" else None,
-            "platform": platform, "code": source_fingerprint(EVALUATION_SOURCES)}
+            "platform": platform, "code": code_key("evaluation")}
 
 
 def eval_seeds(transfer: str, settings: Config) -> list[int]:

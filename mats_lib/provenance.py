@@ -2,7 +2,7 @@
 
 A result (a training run, an evaluation part, a table) is reused only when its *key* matches: a hash of
 everything that changes its numbers (settings, checkpoint bytes, encoder fingerprint, data manifest, and
-the source files of the code that computed it). The key deliberately leaves out the git commit: committing
+the code that computed it: ``code_keys``, which hashes definitions, not files). The key deliberately leaves out the git commit: committing
 a report would otherwise make it stale. The *provenance* (commit and dirty flag, package versions,
 machine, time) is stamped beside the key for the reader, and never decides reuse.
 """
@@ -17,25 +17,11 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
 
 from .paths import REPO_ROOT
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
 TRACKED_PACKAGES = ("torch", "transformers", "peft", "numpy", "scipy", "scikit-learn", "mlflow", "onnxruntime",
                     "pycocoevalcap")
-
-# The source files whose code decides a result's numbers (globs relative to mats_lib/). The study's
-# bookkeeping (config schema, keys, tracking, tables) is left out: it cannot change a number.
-# MiniCLAP's heads training and reports are left out: they change the heads file, whose SHA-256 is part of the
-# encoder's own fingerprint, and cannot change an embedding made from a given heads file.
-ENCODER_SOURCES = ("audio.py", "assets.py", "checkpoints.py", "encoders/*.py", "encoders/miniclap/__init__.py",
-                   "encoders/miniclap/encoder.py", "encoders/miniclap/heads.py")
-TRAINING_SOURCES = ("training.py", "model.py", "noise.py", "seed.py", "data/sampling.py", "data/records.py",
-                    "data/tasks.py", "data/labels.py") + ENCODER_SOURCES
-EVALUATION_SOURCES = ("evaluation.py", "inference.py", "santa.py", "modality_offset.py", "metrics.py", "baselines.py",
-                      "model.py", "noise.py", "seed.py", "data/records.py", "data/tasks.py") + ENCODER_SOURCES
-
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
@@ -43,15 +29,6 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-def source_fingerprint(patterns: Iterable[str]) -> str:
-    """Hash of the named source files of mats_lib (path and bytes), in a fixed order."""
-    digest = hashlib.sha256()
-    files = sorted({p for pattern in patterns for p in PACKAGE_ROOT.glob(pattern) if p.is_file()})
-    for path in files:
-        digest.update(str(path.relative_to(PACKAGE_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
 
 
 def settings_key(settings: dict) -> str:

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from .config import Config, load_config, resolve_path
-from .provenance import (TRAINING_SOURCES, file_sha256, numeric_platform, provenance, settings_key, source_fingerprint,
-                         write_json_atomic)
+from .code_keys import changed_definitions, code_key, code_manifest
+from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_json_atomic
 from .paths import project_path
 
 KEY_FILE = "key.json"
@@ -93,18 +93,20 @@ def data_fingerprint(cfg: Config) -> str:
 def training_key(cfg: Config, encoder_fingerprint: str) -> dict:
     """Everything that makes a run's weights, and its hash under 'key'."""
     parts = {"settings": cfg.training_settings(), "encoder": encoder_fingerprint, "data": data_fingerprint(cfg),
-             "code": source_fingerprint(TRAINING_SOURCES)}
+             "code": code_key("training")}
     return {"key": settings_key(parts), **parts}
 
 
 def write_key(checkpoint: Path, key: dict) -> None:
     """The key, and beside it (not hashed: a run stays valid wherever it is evaluated) the numeric platform it
-    was trained on and the LLM dtype 'auto' resolved to there."""
+    was trained on, the LLM dtype 'auto' resolved to there, and the hash of each definition the code key covers
+    (so that a stale run can say which definitions changed)."""
     from .model import resolve_device, resolve_dtype
 
     device = str(resolve_device("auto"))
     trained_on = {**numeric_platform(device), "llm_dtype": str(resolve_dtype(key["settings"]["llm"]["dtype"]))}
-    write_json_atomic(checkpoint / KEY_FILE, {**key, "trained_on": trained_on, "provenance": provenance()})
+    write_json_atomic(checkpoint / KEY_FILE, {**key, "trained_on": trained_on, "code_definitions":
+                                              code_manifest("training"), "provenance": provenance()})
 
 
 def read_key(checkpoint: Path) -> dict | None:
@@ -137,6 +139,9 @@ def check_run_key(checkpoint: Path, expected: dict) -> None:
                             f"(make train, or delete the folder)")
     if found["key"] != expected["key"]:
         what = [k for k in ("settings", "encoder", "data", "code") if found.get(k) != expected.get(k)]
+        if "code" in what and "code_definitions" in found:
+            changed = changed_definitions(found["code_definitions"], code_manifest("training"))
+            what[what.index("code")] = f"code ({', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''})"
         raise StaleRunError(f"{checkpoint} was trained with other {', '.join(what) or 'inputs'} than the ones "
                             f"present now (key {found['key']} vs {expected['key']}): retrain it (make train) "
                             f"before evaluating")

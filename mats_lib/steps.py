@@ -2,13 +2,14 @@
 
 Runs and evaluation parts are keyed (``provenance``), so re-executing a study notebook reuses them, but the
 execution itself (a kernel start, a t-SNE, a timing loop) still costs minutes. ``make reproduce-all`` therefore
-wraps each step in :func:`run_step`: the step's key hashes its command line, the bytes of every input file
-(source code, configs, the data manifest, the encoder heads, the keys of the runs it reads) and of every output
+wraps each step in :func:`run_step`: the step's key hashes its command line, its code (``code:package`` or
+``code:<component>``: the code keys of ``code_keys``, which a move or a docstring edit keeps), the bytes of every
+input file (configs, the data manifest, the encoder heads, the keys of the runs it reads) and of every output
 file it wrote. A step whose key matches its stamp under ``build/steps/<preset>/`` is skipped; any change, a
 deleted output included, runs it again. The stamp also keeps the step's wall time, which
 ``python -m mats_lib.steps times`` lists (the README's per-step times come from there).
 
-    python -m mats_lib.steps run NAME --preset mini --inputs 'mats_lib/**/*.py' ... --outputs F ... -- CMD ...
+    python -m mats_lib.steps run NAME --preset mini --inputs code:package 'experiments/*.yaml' ... --outputs F ... -- CMD ...
     python -m mats_lib.steps times --preset mini
 
 ``FORCE=1`` in the environment runs every step whatever its stamp.
@@ -34,9 +35,27 @@ def resolve_glob(pattern: str) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(str(project_path(pattern)), recursive=True) if Path(p).is_file())
 
 
+CODE_INPUT = "code:"  # an input naming code, not files: code:package, or a component of code_keys
+
+
+def code_input(name: str) -> str:
+    """The key of ``code:package`` (every definition of mats_lib) or ``code:<component>``: definitions hashed on
+    their syntax trees, so moving code or editing a docstring keeps a step's stamp."""
+    from .code_keys import code_key, package_key
+
+    return package_key() if name == "package" else code_key(name)
+
+
 def file_hashes(patterns: list[str]) -> dict[str, str]:
-    """Each matching file's SHA-256, named as reports name paths (the same in every clone)."""
-    return {report_path(p): file_sha256(p) for pattern in patterns for p in resolve_glob(pattern)}
+    """Each matching file's SHA-256, named as reports name paths (the same in every clone); a ``code:`` input
+    gives its code key instead."""
+    hashes = {}
+    for pattern in patterns:
+        if pattern.startswith(CODE_INPUT):
+            hashes[pattern] = code_input(pattern[len(CODE_INPUT):])
+        else:
+            hashes.update({report_path(p): file_sha256(p) for p in resolve_glob(pattern)})
+    return hashes
 
 
 def step_key(command: list[str], inputs: dict[str, str], outputs: dict[str, str]) -> str:

@@ -116,7 +116,7 @@ def test_code_changes_change_the_key(monkeypatch):
     cfg = load_config("smoke")
     base = dict(checkpoint_sha="c", run_key="r", encoder_fp="e", data_sha="d", santa=SantaSettings(), settings=cfg)
     before = settings_key(part_inputs("plain", "cls_animals", 0, **base))
-    monkeypatch.setattr(evaluation, "source_fingerprint", lambda patterns: "edited")
+    monkeypatch.setattr(evaluation, "code_key", lambda component: "edited")
     assert settings_key(part_inputs("plain", "cls_animals", 0, **base)) != before
 
 

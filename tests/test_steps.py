@@ -17,13 +17,13 @@ def build(tmp_path, monkeypatch):
     return tmp_path
 
 
-def step(build, command_text="x"):
+def step(build, command_text="x", inputs=("build/in/*.txt",)):
     """A step that appends one line to build/runs.log per execution and writes build/out/result.txt."""
     code = ("import pathlib, sys; root = pathlib.Path(sys.argv[1]); (root / 'out').mkdir(exist_ok=True); "
             "(root / 'out' / 'result.txt').write_text(sys.argv[2]); "
             "log = root / 'runs.log'; log.write_text((log.read_text() if log.exists() else '') + 'ran\\n')")
     command = [sys.executable, "-c", code, str(build), command_text]
-    return steps.run_step("test", "demo", command, inputs=["build/in/*.txt"], outputs=["build/out/result.txt"])
+    return steps.run_step("test", "demo", command, inputs=list(inputs), outputs=["build/out/result.txt"])
 
 
 def executions(build) -> int:
@@ -52,6 +52,20 @@ def test_a_step_reruns_only_when_its_command_inputs_or_outputs_change(build, cap
     assert executions(build) == 6
     step(build, command_text="y")
     assert executions(build) == 6
+
+
+def test_a_code_input_reruns_a_step_when_its_code_key_changes(build, monkeypatch):
+    import mats_lib.code_keys as code_keys
+
+    inputs = ("code:package", "code:evaluation", "build/in/*.txt")
+    step(build, inputs=inputs)
+    recorded = json.loads(steps.stamp_path("test", "demo").read_text())["inputs"]
+    assert recorded["code:package"] == code_keys.package_key() and recorded["code:evaluation"] == code_keys.code_key("evaluation")
+    step(build, inputs=inputs)
+    assert executions(build) == 1
+    monkeypatch.setattr(code_keys, "code_key", lambda component: "edited")  # as after a numeric edit
+    step(build, inputs=inputs)
+    assert executions(build) == 2
 
 
 def test_force_and_failures_leave_no_current_stamp(build, monkeypatch):
@@ -83,7 +97,7 @@ def test_every_notebook_and_report_of_reproduce_all_is_a_keyed_step():
                              cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
         commands = dry.replace("\\\n", " ").splitlines()
         heavy = [c for c in commands if "papermill" in c or "scripts/" in c or ".study" in c or ".frontier" in c
-                 or "analysis.geometry" in c]
+                 or "analysis.geometry" in c or "miniclap.training" in c]
         assert len(heavy) >= 8, dry
         unwrapped = [c for c in heavy if "mats_lib.steps run" not in c and not c.startswith("bash scripts/install")]
         assert not unwrapped, unwrapped

@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..audio import load_audio
+from ..code_keys import code_key
 from ..paths import cache_dir
 from .cache import EmbeddingCache, content_key
 
@@ -53,7 +54,10 @@ class AudioTextEncoder(ABC):
 
     # ------------------------------------------------------------------ public API
     def fingerprint(self) -> str:
-        blob = json.dumps({"name": self.name, "dim": self.dim, **self.settings()}, sort_keys=True, default=str)
+        """Hash of the backend, its width, its settings and the encoders' code (``code_keys``): the embedding
+        cache's name and the encoder's part of every run and part key."""
+        blob = json.dumps({"name": self.name, "dim": self.dim, **self.settings(), "code": code_key("encoder")},
+                          sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
