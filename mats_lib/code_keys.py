@@ -36,6 +36,9 @@ from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 SCHEME = "ast-closure-1"  # bump when the normalisation below changes: every key changes with it
+# A module's top-level statements that bind no name (``register_task(...)`` calls filling the task registry) can
+# change numbers but are mentioned by nobody: they are hashed together, and follow any definition of their module.
+MODULE_STATEMENTS = "<module statements>"
 
 # Modules that cannot change a number: keys and provenance, paths, settings parsing (the settings' *values* are
 # hashed where they are used), logging, checkpoint I/O (the bytes are hashed), commands and the study's reports.
@@ -150,17 +153,29 @@ def module_definitions(path: Path, base: Path = PACKAGE_ROOT) -> list[Definition
     module = str(path.relative_to(base))
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     normalise = _Normalise(_package_module_aliases(tree, base))
-    out = []
-    for node in tree.body:
+    out, statements = [], []
+    for node in normalise._body(tree.body):  # without the module's docstring and imports
         names = _bound_names(node)
-        if not names or _is_main_guard(node):
+        if _is_main_guard(node) or isinstance(node, ast.Pass):
             continue
         node = normalise.visit(node)
+        if not names:  # e.g. the task registry's register_task(...) calls: kept together, below
+            statements.append(node)
+            continue
         dump = ast.dump(node, annotate_fields=True, include_attributes=False)
         mentions = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name)) - set(names)
         digest = hashlib.sha256(dump.encode()).hexdigest()
         out += [Definition(module, name, digest, mentions) for name in names]
+    if statements:
+        dump = ast.dump(ast.Module(body=statements, type_ignores=[]), include_attributes=False)
+        mentions = frozenset(n.id for s in statements for n in ast.walk(s) if isinstance(n, ast.Name))
+        out.append(Definition(module, MODULE_STATEMENTS, hashlib.sha256(dump.encode()).hexdigest(), mentions))
     return out
+
+
+def _index_name(d: Definition) -> str:
+    """The index holds a module's top-level statements under the module, everything else under its name."""
+    return f"{MODULE_STATEMENTS} of {d.module}" if d.name == MODULE_STATEMENTS else d.name
 
 
 def is_plumbing_module(module: str) -> bool:
@@ -173,7 +188,7 @@ def _index(root: str) -> dict[str, tuple[Definition, ...]]:
     base = Path(root)
     for path in sorted(base.rglob("*.py")):
         for d in module_definitions(path, base):
-            index.setdefault(d.name, []).append(d)
+            index.setdefault(_index_name(d), []).append(d)
     return {name: tuple(defs) for name, defs in index.items()}
 
 
@@ -208,7 +223,7 @@ def closure(roots: tuple[str, ...] | list[str], root: Path | None = None) -> lis
             continue
         seen.add(name)
         for d in index[name]:
-            todo += [m for m in d.mentions if m not in seen]
+            todo += [m for m in d.mentions if m not in seen] + [f"{MODULE_STATEMENTS} of {d.module}"]
     return sorted((d for name in seen for d in index[name]), key=lambda d: (d.name, d.digest))
 
 
@@ -219,10 +234,12 @@ def component_roots(component: str) -> tuple[str, ...]:
 
 
 def code_manifest(component: str, root: Path | None = None) -> dict[str, str]:
-    """{definition name: short hash} of what the component's key covers (two same-named definitions: both)."""
+    """{definition name: short hash} of what the component's key covers (two same-named definitions: both), for
+    a reader asking which definitions changed a key."""
     out: dict[str, str] = {}
     for d in closure(component_roots(component), root):
-        out[d.name] = d.digest[:12] if d.name not in out else f"{out[d.name]}+{d.digest[:12]}"
+        name = _index_name(d)
+        out[name] = d.digest[:12] if name not in out else f"{out[name]}+{d.digest[:12]}"
     return out
 
 
@@ -255,7 +272,7 @@ if __name__ == "__main__":
         for component in sys.argv[1:]:
             print(f"{component}: {code_key(component)}")
             for name, digest in code_manifest(component).items():
-                module = sorted({d.module for d in numeric_definitions()[name]})
+                module = sorted({d.module for d in definitions()[name]})
                 print(f"  {name:32s} {digest}  {', '.join(module)}")
     else:
         for component in COMPONENTS:

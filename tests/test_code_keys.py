@@ -83,6 +83,13 @@ def test_an_edited_constant_changes_the_keys_of_what_it_computes_and_only_those(
     assert after["training"] != before["training"]
     assert after["encoder"] == before["encoder"] and after["baselines"] == before["baselines"]
 
+    registry_edit = package_copy(tmp_path / "registry")  # a module-level call, mentioned by no definition
+    edit(registry_edit / "data" / "tasks.py", 'register_task("cls_vocal", "[vocal event]"',
+         'register_task("cls_vocal", "[vocal events]"')
+    after = all_keys(registry_edit)
+    assert after["training"] != before["training"] and after["evaluation"] != before["evaluation"]
+    assert after["encoder"] == before["encoder"]
+
     default_edit = package_copy(tmp_path / "default")
     edit(default_edit / "santa.py", "lam: float = 0.3", "lam: float = 0.4")
     assert code_key("evaluation", default_edit) != before["evaluation"]
