@@ -54,11 +54,15 @@ PLUMBING = frozenset({
     "StalePartError", "CheckpointError", "default_heads_path", "git_revision", "file_sha256", "main",
 })
 
+# Every result that uses an encoder carries its fingerprint, which holds the code key of the backend's class
+# (``AudioTextEncoder.fingerprint``): the factories that pick a backend by name are not followed from any other
+# component, so an edit of one backend re-keys what used that backend and nothing else.
+FINGERPRINTED = frozenset({"create_encoder", "encoder_from_config"})
+
 # Each component's roots: what its results are computed by. Everything they mention is followed.
 COMPONENTS: dict[str, tuple[str, ...]] = {
-    # an encoder's embeddings (the embedding cache and every key holding an encoder fingerprint)
-    "encoder": ("create_encoder", "encoder_from_config", "AudioTextEncoder", "TagClap", "MiniClap", "MSClap",
-                "LaionClap", "load_audio"),
+    # every encoder backend together (each backend's fingerprint keys its own class's closure)
+    "encoder": ("TagClap", "MiniClap", "MSClap", "LaionClap"),
     # a training run's weights (the encoder's code enters through its fingerprint, and is followed here too)
     "training": ("train",),
     # an evaluation part's numbers (the run's own key and checkpoint bytes are in the part's key)
@@ -209,7 +213,8 @@ def numeric_definitions(root: Path | None = None) -> dict[str, tuple[Definition,
 
 
 def closure(roots: tuple[str, ...] | list[str], root: Path | None = None) -> list[Definition]:
-    """The numeric definitions the roots mention, directly or through each other, in name order."""
+    """The numeric definitions the roots mention, directly or through each other, in name order; the encoder
+    factories are not followed (``FINGERPRINTED``)."""
     index = numeric_definitions(root)
     missing = [r for r in roots if r not in index]
     if missing:
@@ -219,7 +224,7 @@ def closure(roots: tuple[str, ...] | list[str], root: Path | None = None) -> lis
     todo = list(roots)
     while todo:
         name = todo.pop()
-        if name in seen or name not in index:
+        if name in seen or name not in index or (name in FINGERPRINTED and name not in roots):
             continue
         seen.add(name)
         for d in index[name]:

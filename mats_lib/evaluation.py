@@ -244,9 +244,10 @@ def evaluation_platform(run_cfg: Config) -> dict:
 
 def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str, run_key: str, encoder_fp: str,
                 data_sha: str, santa: SantaSettings, settings: Config, platform: dict | None = None,
-                offset: dict | None = None) -> dict:
+                offset: dict | None = None, scorer_fp: str | None = None) -> dict:
     """Everything that makes one part's numbers; its hash is the part's key. ``offset``: the mean_shift
-    transfer's offset statistics (its hash included)."""
+    transfer's offset statistics (its hash included); ``scorer_fp``: the scorer encoder's fingerprint (its code
+    is keyed there, like the run's encoder)."""
     if transfer == "test_noise":
         santa_used = {"noise_variance": santa.noise_variance}
     elif transfer in ("memory", "santa"):
@@ -261,7 +262,7 @@ def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str
             "max_new_tokens": settings.decoding.max_tokens_for(kind),
             "subset": {"max_items": settings.eval.max_items, "seed": settings.eval.subset_seed},
             "eval_seed": eval_seed if transfer in STOCHASTIC_TRANSFERS else None,
-            "batch_size": settings.eval.batch_size, "scorer": settings.eval.scorer,
+            "batch_size": settings.eval.batch_size, "scorer": settings.eval.scorer, "scorer_encoder": scorer_fp,
             "caption_metrics": sorted(settings.eval.caption_metrics) if kind == "caption" else None,
             "platform": platform, "code": code_key("evaluation")}
 
@@ -327,7 +328,7 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
             for seed in eval_seeds(transfer, settings):
                 inputs = part_inputs(transfer, task, seed, checkpoint_sha=checkpoint_sha, run_key=stored.get("key", ""),
                                      encoder_fp=encoder.fingerprint(), data_sha=data_sha, santa=santa, settings=settings,
-                                     platform=platform, offset=offset_info)
+                                     platform=platform, offset=offset_info, scorer_fp=scorer.fingerprint())
                 metrics = _evaluate_part(model, records, table, bank, offset, santa, transfer, task, seed, inputs,
                                          labels, scorer, settings, out_dir, tracker, progress, run=str(ckpt))
                 results.setdefault(transfer, {}).setdefault(task, []).append(metrics)

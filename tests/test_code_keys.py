@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mats_lib import code_keys
-from mats_lib.code_keys import (COMPONENTS, PACKAGE_ROOT, PLUMBING, closure, code_key, definitions, is_plumbing_module,
-                                numeric_definitions, package_key, roots_key)
+from mats_lib.code_keys import (COMPONENTS, FINGERPRINTED, PACKAGE_ROOT, PLUMBING, closure, code_key, definitions,
+                                is_plumbing_module, numeric_definitions, package_key, roots_key)
 
 
 def package_copy(tmp_path: Path) -> Path:
@@ -24,8 +24,13 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+BACKENDS = ("TagClap", "MiniClap", "MSClap", "LaionClap")
+
+
 def all_keys(root: Path | None) -> dict[str, str]:
-    return {**{c: code_key(c, root) for c in COMPONENTS}, "package": package_key(root)}
+    """Every component's key, each encoder backend's (its fingerprint's code part) and the package's."""
+    return {**{c: code_key(c, root) for c in COMPONENTS}, **{b: roots_key((b,), root) for b in BACKENDS},
+            "package": package_key(root)}
 
 
 def test_a_move_a_docstring_and_a_comment_keep_every_key(tmp_path):
@@ -90,6 +95,17 @@ def test_an_edited_constant_changes_the_keys_of_what_it_computes_and_only_those(
     assert after["training"] != before["training"] and after["evaluation"] != before["evaluation"]
     assert after["encoder"] == before["encoder"]
 
+    backend_edit = package_copy(tmp_path / "backend")  # one encoder backend: only what used it re-keys
+    edit(backend_edit / "encoders" / "checkpoint_clap.py", "self.version = version", "self.version = f\"v{version}\"")
+    after = all_keys(backend_edit)
+    assert after["MSClap"] != before["MSClap"]
+    assert all(after[k] == before[k] for k in ("TagClap", "MiniClap", "training", "evaluation", "baselines"))
+    yamnet_edit = package_copy(tmp_path / "yamnet")  # shared by tagclap and miniclap
+    edit(yamnet_edit / "encoders" / "yamnet.py", "SAMPLE_RATE = 16000", "SAMPLE_RATE = 16001")
+    after = all_keys(yamnet_edit)
+    assert after["TagClap"] != before["TagClap"] and after["MiniClap"] != before["MiniClap"]
+    assert after["MSClap"] == before["MSClap"]
+
     default_edit = package_copy(tmp_path / "default")
     edit(default_edit / "santa.py", "lam: float = 0.3", "lam: float = 0.4")
     assert code_key("evaluation", default_edit) != before["evaluation"]
@@ -127,7 +143,8 @@ def test_the_declarations_name_real_definitions():
     encoder = {d.name for d in closure(COMPONENTS["encoder"])}
     assert {"TagClap", "Yamnet", "MiniClap", "load_heads", "ensemble", "load_audio", "resample"} <= encoder
     assert not {"build_heads", "train_heads", "loso_gate", "select_defaults"} & encoder
-    # training does not follow Santa, evaluation does
+    # training does not follow Santa, evaluation does; neither follows the encoders (keyed by their fingerprints)
+    assert "TagClap" not in {d.name for d in closure(COMPONENTS["training"])}
     assert "mix_with_memory" not in {d.name for d in closure(COMPONENTS["training"])}
     assert "mix_with_memory" in {d.name for d in closure(COMPONENTS["evaluation"])}
 
@@ -139,7 +156,7 @@ def test_the_encoder_fingerprint_carries_the_encoder_code_key(monkeypatch):
 
     encoder = create_encoder("tagclap", cache=False)
     before = encoder.fingerprint()
-    monkeypatch.setattr(base, "code_key", lambda component: "edited")
+    monkeypatch.setattr(base, "roots_key", lambda roots: "edited" if roots == ("TagClap",) else "other")
     assert encoder.fingerprint() != before
 
 
@@ -169,7 +186,9 @@ def traced_functions(run) -> set[tuple[str, str]]:
 
 
 def unkeyed(executed: set[tuple[str, str]], component: str) -> list[str]:
-    hashed = {d.name for d in closure(COMPONENTS[component])}
+    """Executed functions neither in the component's closure, nor plumbing, nor keyed by an encoder fingerprint
+    (which every run and part carries: the backends' closures and the factories that pick them)."""
+    hashed = {d.name for d in closure(COMPONENTS[component])} | {d.name for d in closure(BACKENDS)} | FINGERPRINTED
     return sorted(f"{module}:{name}" for module, name in executed
                   if name not in hashed and name not in PLUMBING and not is_plumbing_module(module))
 
@@ -202,3 +221,5 @@ def test_the_completeness_check_flags_an_executed_function_outside_the_closure()
     executed = {("noise.py", "noisy_unit"), ("baselines.py", "question_type"), ("tracking.py", "MlflowTracker"),
                 ("training.py", "save_checkpoint")}
     assert unkeyed(executed, "baselines") == ["noise.py:noisy_unit"]
+    assert unkeyed({("data/tasks.py", "get_task"), ("encoders/yamnet.py", "Yamnet")}, "memory_bank") == \
+        ["data/tasks.py:get_task"]

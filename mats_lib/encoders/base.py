@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..audio import load_audio
-from ..code_keys import code_key
+from ..code_keys import roots_key
 from ..paths import cache_dir
 from .cache import EmbeddingCache, content_key
 
@@ -54,10 +54,11 @@ class AudioTextEncoder(ABC):
 
     # ------------------------------------------------------------------ public API
     def fingerprint(self) -> str:
-        """Hash of the backend, its width, its settings and the encoders' code (``code_keys``): the embedding
+        """Hash of the backend, its width, its settings and its code (the code key of its class: what it
+        mentions, its base class and the audio loader included; another backend's code is not): the embedding
         cache's name and the encoder's part of every run and part key."""
-        blob = json.dumps({"name": self.name, "dim": self.dim, **self.settings(), "code": code_key("encoder")},
-                          sort_keys=True, default=str)
+        blob = json.dumps({"name": self.name, "dim": self.dim, **self.settings(),
+                           "code": roots_key((type(self).__name__,))}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
