@@ -43,15 +43,20 @@ MODULE_STATEMENTS = "<module statements>"
 # Modules that cannot change a number: keys and provenance, paths, settings parsing (the settings' *values* are
 # hashed where they are used), logging, checkpoint I/O (the bytes are hashed), commands and the study's reports.
 PLUMBING_MODULES = (
-    "code_keys.py", "provenance.py", "paths.py", "config.py", "tracking.py", "runs.py", "checkpoints.py", "steps.py",
+    "code_keys.py", "provenance.py", "paths.py", "config.py", "tracking.py", "checkpoints.py", "steps.py",
     "notebook.py", "train.py", "evaluate.py", "check.py", "assets.py", "analysis/*.py", "encoders/cache.py",
     "encoders/miniclap/study.py", "encoders/miniclap/frontier.py", "data/build.py", "__init__.py",
 )
-# Definitions inside numeric modules that cannot change a number: where checkpoints are found and saved, how a
-# process joins its group, naming. Named, never matched by pattern, so that a new definition is hashed by default.
+# Definitions inside numeric modules that cannot change a number: where runs and checkpoints are named, keyed,
+# found and saved (runs.py, all but load_run, which builds the model), how a process joins its group, errors.
+# Named, never matched by pattern, so that a new definition is hashed by default.
 PLUMBING = frozenset({
-    "save_checkpoint", "find_checkpoint", "_distributed", "TrainResult", "ZeroShotError", "EncoderMismatchError",
-    "StalePartError", "CheckpointError", "default_heads_path", "git_revision", "file_sha256", "main",
+    "KEY_FILE", "NAMED", "RUN_KINDS", "MAKE_TARGET", "StaleRunError", "MissingRunError", "_flat", "_short", "run_name",
+    "run_dir", "run_config", "run_kind", "finished_run", "data_fingerprint", "training_key", "write_key", "read_key",
+    "latest_checkpoint", "set_aside", "check_run_key", "save_checkpoint", "find_checkpoint", "checkpoint_config",
+    "noise_variance_of", "LoadedRun",
+    "_distributed", "TrainResult", "ZeroShotError", "EncoderMismatchError", "StalePartError", "CheckpointError",
+    "default_heads_path", "git_revision", "file_sha256", "main",
 })
 
 # Every result that uses an encoder carries its fingerprint, which holds the code key of the backend's class

@@ -25,7 +25,7 @@ from .evaluation import evaluate_run
 from .paths import eval_dir
 from .tracking import EvalTracker
 from .train import parse_overrides
-from .training import find_checkpoint
+from .runs import find_checkpoint
 
 INFERENCE_SECTIONS = ("santa", "eval", "decoding")
 

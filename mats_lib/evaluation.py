@@ -31,17 +31,16 @@ from .data.audiotia import normalise, signature
 from .data.records import load_eval_records, load_train_records
 from .data.tasks import get_task
 from .encoders import create_encoder, encoder_from_config
-from .inference import generate, load_trained
+from .inference import generate
 from .metrics import (accuracy_items, balanced_accuracy, caption_metrics, class_baselines, exact_match_items,
                       match_to_classes, mean_average_precision, postprocess, qa_items)
 from .modality_offset import modality_offset
 from .paths import cache_dir
 from .code_keys import code_key
 from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_json_atomic
-from .runs import check_run_key, read_key, training_key
+from .runs import check_run_key, load_run, read_key, training_key
 from .santa import TRANSFERS, STOCHASTIC_TRANSFERS, MemoryBank, SantaSettings, apply_transfer, build_memory_bank, subsample_memory
 from .seed import derive_seed
-from .training import find_checkpoint
 
 
 class ZeroShotError(RuntimeError):
@@ -287,14 +286,13 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
                  progress: bool = True) -> dict:
     """Evaluate a training run on the eval part of its benchmark under ``settings``' santa / eval / decoding
     sections. Returns {transfer: {task: [metrics of each evaluation seed]}}."""
-    ckpt = find_checkpoint(run)
-    model, run_cfg = load_trained(ckpt)
+    loaded = load_run(run)
+    ckpt, model, run_cfg = loaded.checkpoint, loaded.model, loaded.config
     check_encoder(run_cfg, settings)
     encoder = encoder_from_config(run_cfg.encoder, progress=progress)
     stored = read_key(ckpt) or {}
     check_run_key(ckpt, training_key(run_cfg, encoder.fingerprint()))
-    state = torch.load(ckpt / "state.pt", weights_only=True)
-    santa = resolved_santa(settings, float(state.get("noise_variance", 0.0)))
+    santa = resolved_santa(settings, loaded.noise_variance)
     unknown = sorted(set(settings.eval.transfers) - set(TRANSFERS))
     if unknown:
         raise ValueError(f"unknown transfer(s) {unknown}; choose from {', '.join(TRANSFERS)}")

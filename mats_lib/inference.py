@@ -1,19 +1,14 @@
-"""Generation from CLAP embeddings (audio at test time, or text for checks), and loading a trained run.
+"""Generation from CLAP embeddings (audio at test time, or text for checks); a run is loaded by ``runs.load_run``.
 
 Axes: b batch, d embedding dim.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
-import yaml
 
-from .config import Config, DecodingConfig as Decoding, config_from_dict  # Decoding: the paper's decoding (s.7)
+from .config import DecodingConfig as Decoding  # Decoding: the paper's decoding (s.7)
 from .data.tasks import get_task
-from .checkpoints import CheckpointError, read_safetensors
-from .model import FIRST_LAYER, MATS, build_prompt_batch, load_llm, mapper_input_dim, resolve_device
-from .training import find_checkpoint
+from .model import MATS, build_prompt_batch
 
 
 class GeneratedRepetitionPenalty:
@@ -55,19 +50,3 @@ def generate(model: MATS, embeddings: torch.Tensor, tasks: list[str], instructio
                              length_penalty=decoding.length_penalty, max_new_tokens=decoding.max_new_tokens,
                              pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
     return [text.strip() for text in tok.batch_decode(out, skip_special_tokens=True)]
-
-
-def load_trained(run_or_checkpoint: str | Path, device: str = "auto") -> tuple[MATS, Config]:
-    """The model of a training run (its final or latest checkpoint), with the config it was trained with,
-    on ``device`` (auto: a GPU when there is one)."""
-    ckpt = find_checkpoint(run_or_checkpoint)
-    cfg = config_from_dict(yaml.safe_load((ckpt / "config.yaml").read_text()))
-    weights = ckpt / "trainable.safetensors"
-    state, _ = read_safetensors(weights, "trained weights")
-    if FIRST_LAYER[cfg.mapper.kind] not in state:
-        raise CheckpointError(weights, f"no {FIRST_LAYER[cfg.mapper.kind]}: not the weights of a "
-                                       f"{cfg.mapper.kind} mapper")
-    llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
-    model = MATS(llm, tokenizer, mapper_input_dim(state, cfg.mapper.kind), cfg)
-    model.load_trainable_file(weights, state)
-    return model.to(resolve_device(device)).eval(), cfg

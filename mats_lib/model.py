@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import check_shapes, read_safetensors
+from .checkpoints import CheckpointError, check_shapes, read_safetensors
 from .config import Config, LLMConfig, MapperConfig
 from .paths import offline_mode
 
@@ -273,3 +273,16 @@ def _right_align(ids: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor):
     shift = n - lengths  # [b]
     index = (torch.arange(n, device=ids.device).unsqueeze(0) - shift.unsqueeze(1)) % n
     return torch.gather(ids, 1, index), torch.gather(mask, 1, index)
+
+
+def load_trained_model(weights: Path, cfg: Config, device: str = "auto") -> MATS:
+    """A MATS model with the trainable weights of a checkpoint, built as ``cfg`` says, in eval mode on ``device``
+    (auto: a GPU when there is one)."""
+    state, _ = read_safetensors(weights, "trained weights")
+    if FIRST_LAYER[cfg.mapper.kind] not in state:
+        raise CheckpointError(weights, f"no {FIRST_LAYER[cfg.mapper.kind]}: not the weights of a "
+                                       f"{cfg.mapper.kind} mapper")
+    llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
+    model = MATS(llm, tokenizer, mapper_input_dim(state, cfg.mapper.kind), cfg)
+    model.load_trainable_file(weights, state)
+    return model.to(resolve_device(device)).eval()

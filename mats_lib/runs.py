@@ -1,31 +1,49 @@
-"""Training runs: their names, folders and keys.
+"""Training runs and their checkpoints: names, folders, keys, saving, finding and loading.
 
 A run folder is named from the preset, modality, encoder and seed, plus every training setting that
 differs from the preset (``mini-text-tagclap-seed0-noise_variance=0.0``), so a no-noise or a longer run
-never lands in the main run's folder. Each checkpoint holds ``key.json``: the run key (a hash of the
-training settings, the encoder's fingerprint, the data and the training code) and the provenance. A run
-whose key no longer matches (new data, heads, code or settings) is never used silently: training moves it
-aside and trains again, and evaluation refuses it with a message.
+never lands in the main run's folder. Each checkpoint holds the trainable weights (safetensors), the
+optimizer / sampler / RNG state (``state.pt``, with the noise variance the run resolved), its config and
+``key.json``: the run key (a hash of the training settings, the encoder's fingerprint, the data and the
+training code) and the provenance. A run whose key no longer matches (new data, heads, code or settings) is
+never used silently: training moves it aside and trains again, and evaluation refuses it with a message.
+
+:func:`load_run` is the one way to read a run back: its model, its config and its noise variance.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, load_config, resolve_path
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from .checkpoints import load_torch_state
+from .config import Config, config_from_dict, load_config, resolve_path
 from .code_keys import changed_definitions, code_key, code_manifest
-from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_json_atomic
+from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_atomic, write_json_atomic
 from .paths import project_path
 
 KEY_FILE = "key.json"
 # in the name already (or not a setting of the weights)
 NAMED = ("seed", "data.modality", "encoder.name")
+# The study's three kinds of run: text-only MATS, the no-noise control, MATS-Audio; and how each is made
+RUN_KINDS = {"text": {}, "nonoise": {"data.noise_variance": 0.0}, "audio": {"data.modality": "audio"}}
+MAKE_TARGET = {"text": "train", "nonoise": "train-nonoise", "audio": "train-audio"}
 
 
 class StaleRunError(RuntimeError):
+    pass
+
+
+class MissingRunError(FileNotFoundError):
     pass
 
 
@@ -72,6 +90,26 @@ def run_dir(cfg: Config, name: str | None = None) -> Path:
     return project_path(cfg.train.output_dir) / (name or run_name(cfg))
 
 
+def run_config(preset: str, encoder: str, seed: int, kind: str, overrides: dict | None = None) -> Config:
+    """The config of one run of the study's matrix: ``kind`` is text, nonoise or audio (``RUN_KINDS``)."""
+    return load_config(preset, {"seed": seed, "encoder.name": encoder, **RUN_KINDS[kind], **(overrides or {})})
+
+
+def run_kind(cfg: Config) -> str:
+    if cfg.data.modality == "audio":
+        return "audio"
+    return "nonoise" if cfg.data.noise_variance == 0.0 else "text"
+
+
+def finished_run(cfg: Config) -> Path:
+    """The folder of the run ``cfg`` names, when it has finished; else an error naming its make target."""
+    folder = run_dir(cfg)
+    if not (folder / "final" / "trainable.safetensors").exists():
+        raise MissingRunError(f"missing trained run {folder}: train it with `make {MAKE_TARGET[run_kind(cfg)]} "
+                              f"PRESET={cfg.preset} SEED={cfg.seed} ENCODER={cfg.encoder.name}`")
+    return folder
+
+
 def data_fingerprint(cfg: Config) -> str:
     """Hash of the data a run trains on: the corpus manifest and its files (text), the audio records
     (audio, and the pairs 'auto' noise calibrates on), and the data root's build manifest when it has one
@@ -112,6 +150,76 @@ def write_key(checkpoint: Path, key: dict) -> None:
 def read_key(checkpoint: Path) -> dict | None:
     path = Path(checkpoint) / KEY_FILE
     return json.loads(path.read_text()) if path.exists() else None
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def save_checkpoint(folder: Path, model, optimizer, scheduler, sampler, noise_gen: torch.Generator,
+                    np_rng: np.random.Generator, step: int, cfg: Config, noise_variance: float,
+                    key: dict | None = None) -> Path:
+    """Trainable weights (safetensors) + optimizer/scheduler/sampler/RNG state + the resolved config."""
+    tmp = folder.with_name(folder.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file(model.trainable_state_dict(), str(tmp / "trainable.safetensors"))
+    state = {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "sampler": sampler.state_dict(), "torch_rng": torch.get_rng_state(), "noise_rng": noise_gen.get_state(),
+             "numpy_rng": np_rng.bit_generator.state, "python_rng": random.getstate(), "noise_variance": noise_variance}
+    if model.device.type == "cuda":  # LoRA dropout draws from the GPU's generator
+        state["cuda_rng"] = torch.cuda.get_rng_state(model.device)
+    torch.save(state, tmp / "state.pt")
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if key is not None:
+        write_key(tmp, key)
+    # Swap in the new folder by renames only, so that a crash at any point leaves a complete checkpoint
+    # (old or new) under the name, then move the pointer atomically.
+    if folder.exists():
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(folder)
+    write_atomic(folder.parent / "latest", folder.name + "\n")
+    return folder
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, or a run folder (its latest checkpoint)."""
+    path = Path(path)
+    if (path / "latest").exists():
+        path = path / (path / "latest").read_text().strip()
+    if not (path / "trainable.safetensors").exists() or not (path / "state.pt").exists():
+        raise FileNotFoundError(f"no checkpoint at {path} (expected trainable.safetensors and state.pt)")
+    return path
+
+
+def checkpoint_config(checkpoint: Path) -> Config:
+    """The config a checkpoint was trained with."""
+    return config_from_dict(yaml.safe_load((Path(checkpoint) / "config.yaml").read_text()))
+
+
+def noise_variance_of(checkpoint: Path) -> float:
+    """The noise variance the run trained with (``auto`` resolved; 0 for MATS-Audio and the no-noise control)."""
+    return float(load_torch_state(Path(checkpoint) / "state.pt", "training state").get("noise_variance", 0.0))
+
+
+@dataclass
+class LoadedRun:
+    model: "torch.nn.Module"  # MATS, in eval mode on the device asked for
+    config: Config
+    noise_variance: float
+    checkpoint: Path
+
+
+def load_run(run_or_checkpoint: str | Path, device: str = "auto") -> LoadedRun:
+    """A training run (its final or latest checkpoint) read back: the model, the config it was trained with and
+    its noise variance."""
+    from .model import load_trained_model
+
+    checkpoint = find_checkpoint(run_or_checkpoint)
+    cfg = checkpoint_config(checkpoint)
+    model = load_trained_model(checkpoint / "trainable.safetensors", cfg, device)
+    return LoadedRun(model, cfg, noise_variance_of(checkpoint), checkpoint)
 
 
 def latest_checkpoint(folder: Path) -> Path | None:

@@ -15,7 +15,6 @@ from contextlib import nullcontext
 import os
 import random
 import resource
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,6 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
-import yaml
-from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .config import Config, ConfigError, resolve_path
@@ -37,8 +34,8 @@ from .encoders import encoder_from_config
 from .model import MATS, build_prompt_batch, load_llm, resolve_device
 from .noise import calibrate_noise_variance, noisy_unit
 from .checkpoints import load_torch_state
-from .provenance import write_atomic
-from .runs import latest_checkpoint, read_key, run_dir as default_run_dir, run_name, set_aside, training_key, write_key
+from .runs import (find_checkpoint, latest_checkpoint, read_key, run_dir as default_run_dir, run_name, save_checkpoint,
+                   set_aside, training_key)
 from .seed import seed_everything
 from .tracking import MlflowTracker, NullTracker, environment_tags
 
@@ -147,47 +144,6 @@ def lr_factor(step: int, cfg: Config) -> float:
         return start + (1.0 - start) * step / max(1, t.warmup_steps)
     progress = (step - t.warmup_steps) / max(1, t.max_steps - t.warmup_steps)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-# ------------------------------------------------------------------------------------------ checkpoints
-def save_checkpoint(folder: Path, model: MATS, optimizer, scheduler, sampler: SourceSampler,
-                    noise_gen: torch.Generator, np_rng: np.random.Generator, step: int, cfg: Config,
-                    noise_variance: float, key: dict | None = None) -> Path:
-    """Trainable weights (safetensors) + optimizer/scheduler/sampler/RNG state + the resolved config."""
-    tmp = folder.with_name(folder.name + ".partial")
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file(model.trainable_state_dict(), str(tmp / "trainable.safetensors"))
-    state = {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "sampler": sampler.state_dict(), "torch_rng": torch.get_rng_state(), "noise_rng": noise_gen.get_state(),
-             "numpy_rng": np_rng.bit_generator.state, "python_rng": random.getstate(), "noise_variance": noise_variance}
-    if model.device.type == "cuda":  # LoRA dropout draws from the GPU's generator
-        state["cuda_rng"] = torch.cuda.get_rng_state(model.device)
-    torch.save(state, tmp / "state.pt")
-    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    if key is not None:
-        write_key(tmp, key)
-    # Swap in the new folder by renames only, so that a crash at any point leaves a complete checkpoint
-    # (old or new) under the name, then move the pointer atomically.
-    if folder.exists():
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(folder)
-    write_atomic(folder.parent / "latest", folder.name + "\n")
-    return folder
-
-
-def find_checkpoint(path: str | Path) -> Path:
-    """A checkpoint folder, or a run folder (its latest checkpoint)."""
-    path = Path(path)
-    if (path / "latest").exists():
-        path = path / (path / "latest").read_text().strip()
-    if not (path / "trainable.safetensors").exists() or not (path / "state.pt").exists():
-        raise FileNotFoundError(f"no checkpoint at {path} (expected trainable.safetensors and state.pt)")
-    return path
 
 
 # ------------------------------------------------------------------------------------------ the loop

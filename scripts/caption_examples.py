@@ -14,9 +14,9 @@ import json
 
 import torch
 
-from mats_lib.analysis.transfer_table import find_run, run_config
+from mats_lib.runs import finished_run, load_run, run_config
 from mats_lib.encoders import encoder_from_config
-from mats_lib.inference import Decoding, generate, load_trained
+from mats_lib.inference import Decoding, generate
 from mats_lib.paths import data_dir, report_path
 from mats_lib.provenance import write_atomic
 
@@ -31,8 +31,9 @@ def main() -> None:
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--out", help="also write the table (Markdown, with the run it came from) to this file")
     args = parser.parse_args()
-    run = args.run or find_run(run_config(args.config, args.encoder, args.seed, "text"), "text")
-    model, cfg = load_trained(run)
+    run = args.run or finished_run(run_config(args.config, args.encoder, args.seed, "text"))
+    loaded = load_run(run)
+    model, cfg = loaded.model, loaded.config
     scenes = [s for s in json.loads((data_dir() / "miniaudio" / "scenes.json").read_text()) if s["split"] == "eval"]
     captions = [s["caption"] for s in scenes[:: max(1, len(scenes) // args.n)][: args.n]]
     encoder = encoder_from_config(cfg.encoder, progress=False)

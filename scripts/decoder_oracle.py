@@ -20,11 +20,11 @@ from mats_lib.data.records import load_eval_records
 from mats_lib.data.tasks import get_task
 from mats_lib.encoders import encoder_from_config
 from mats_lib.evaluation import eval_subset, scorer_encoder
-from mats_lib.inference import Decoding, generate, load_trained
+from mats_lib.inference import Decoding, generate
 from mats_lib.metrics import accuracy_items, postprocess
 from mats_lib.noise import noisy_unit
 from mats_lib.seed import derive_seed
-from mats_lib.training import find_checkpoint
+from mats_lib.runs import load_run
 
 INPUTS = ("text", "text+noise", "raw")
 
@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--max-items", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0, help="subset and noise seed (the runner's default)")
     args = parser.parse_args()
-    model, cfg = load_trained(args.run)
-    variance = float(torch.load(find_checkpoint(args.run) / "state.pt", weights_only=True).get("noise_variance", 0.0))
+    loaded = load_run(args.run)
+    model, cfg, variance = loaded.model, loaded.config, loaded.noise_variance
     encoder = encoder_from_config(cfg.encoder, progress=False)
     scorer = scorer_encoder("minilm")  # the study's one scorer, whatever the run's CLAP
     root = resolve_path(cfg.data.audio_root, "data.audio_root")

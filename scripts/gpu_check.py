@@ -28,7 +28,8 @@ import mats_lib.training as training
 from mats_lib.config import load_config
 from mats_lib.encoders.base import AudioTextEncoder
 import mats_lib.inference as inference
-from mats_lib.inference import Decoding, generate, load_trained
+from mats_lib.inference import Decoding, generate
+from mats_lib.runs import load_run
 
 
 class HashedText(AudioTextEncoder):
@@ -95,7 +96,7 @@ def main() -> None:
     report["resume"] = {"losses_after_resume": resumed.losses, "straight_losses": dev.losses[3:],
                         "max_abs_weight_diff_vs_straight": max_weight_diff(dev.run_dir, resumed.run_dir)}
 
-    model, cfg = load_trained(dev.run_dir, device=device)
+    model = load_run(dev.run_dir, device=device).model
     embeddings = torch.nn.functional.normalize(torch.randn(6, 384, generator=torch.Generator().manual_seed(0)), dim=1)
     tasks = ["tia_audioset_caption", "tia_class_description", "tia_qa"] * 2
     decoding = Decoding(num_beams=4, max_new_tokens=12)

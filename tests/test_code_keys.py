@@ -125,7 +125,7 @@ def test_an_edit_of_the_reports_or_plumbing_keeps_the_result_keys(tmp_path):
     root = package_copy(tmp_path)
     edit(root / "analysis" / "claims.py", "from __future__ import annotations",
          "from __future__ import annotations\nREPORT_EDIT = 1")
-    edit(root / "training.py", "    tmp = folder.with_name(folder.name + \".partial\")",
+    edit(root / "runs.py", "    tmp = folder.with_name(folder.name + \".partial\")",
          "    tmp = folder.with_name(folder.name + \".writing\")")  # save_checkpoint: plumbing
     edit(root / "tracking.py", "from __future__ import annotations", "from __future__ import annotations\nEDIT = 1")
     after = all_keys(root)

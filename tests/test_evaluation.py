@@ -10,7 +10,8 @@ from mats_lib.config import load_config
 from mats_lib.evaluate import evaluation_config
 from mats_lib.evaluation import (EncoderMismatchError, StalePartError, ZeroShotError, evaluate_run, part_inputs,
                                  training_texts, zero_shot_guard)
-from mats_lib.inference import Decoding, generate, load_trained
+from mats_lib.inference import Decoding, generate
+from mats_lib.runs import load_run
 from mats_lib.provenance import settings_key
 from mats_lib.runs import StaleRunError
 from mats_lib.santa import SantaSettings
@@ -28,7 +29,7 @@ def parts(folder, transfer, task):
 
 @pytest.mark.parametrize("beams", [1, 4])
 def test_batch_generation_equals_one_by_one(tiny_run, beams):
-    model, _ = load_trained(tiny_run)
+    model = load_run(tiny_run).model
     emb = torch.randn(3, 384, generator=torch.Generator().manual_seed(0))
     tasks = ["caption_scenes", "cls_animals", "qa_scenes"]
     questions = [None, None, "How many different sounds are there?"]

@@ -63,11 +63,11 @@ def trained(gpu_setting, name, **kwargs):
 
 
 def test_training_runs_on_the_gpu_in_half_precision_and_resumes_to_the_same_weights(gpu_setting):
-    from mats_lib.inference import load_trained
+    from mats_lib.runs import load_run
 
     whole = trained(gpu_setting, "whole")
     assert whole.step == 4 and all(np.isfinite(whole.losses))
-    model, _ = load_trained(whole.run_dir)
+    model = load_run(whole.run_dir).model
     frozen = next(p for n, p in model.named_parameters() if "embed_tokens" in n)
     assert frozen.device.type == "cuda" and frozen.dtype == HALF
     assert read_key(whole.run_dir / "final")["trained_on"]["device"] == "cuda"

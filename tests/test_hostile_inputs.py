@@ -8,7 +8,7 @@ from safetensors.torch import load_file, save_file
 
 from mats_lib.checkpoints import CheckpointError, load_torch_state, read_safetensors
 from mats_lib.encoders.miniclap.heads import HeadsConfig, MiniClapHeads, load_heads, save_heads
-from mats_lib.inference import load_trained
+from mats_lib.runs import load_run
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_a_truncated_checkpoint_is_named(run_copy):
     weights = final_weights(run_copy)
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with pytest.raises(CheckpointError, match=rf"{weights}: unreadable trained weights"):
-        load_trained(run_copy)
+        load_run(run_copy)
 
 
 def test_a_checkpoint_of_another_shape_is_refused(run_copy):
@@ -36,7 +36,7 @@ def test_a_checkpoint_of_another_shape_is_refused(run_copy):
     state[name] = torch.zeros(*[s + 1 for s in state[name].shape])
     save_file(state, str(weights))
     with pytest.raises(CheckpointError, match=rf"{weights}: trainable weights do not fit this model .*wrong shape"):
-        load_trained(run_copy)
+        load_run(run_copy)
 
 
 def test_a_checkpoint_of_another_model_is_refused(run_copy):
@@ -44,10 +44,10 @@ def test_a_checkpoint_of_another_model_is_refused(run_copy):
     state = load_file(str(weights))
     save_file({**state, "mapper.other.weight": torch.zeros(3, 3)}, str(weights))
     with pytest.raises(CheckpointError, match=r"unexpected \['mapper.other.weight'\]"):
-        load_trained(run_copy)
+        load_run(run_copy)
     save_file({"mapper.other.weight": torch.zeros(3, 3)}, str(weights))
     with pytest.raises(CheckpointError, match=rf"{weights}: no mapper\.(net\.0|expand)\.weight: not the weights"):
-        load_trained(run_copy)
+        load_run(run_copy)
 
 
 def test_a_truncated_training_state_is_named(run_copy):

@@ -83,3 +83,15 @@ def test_clean_runs_removes_everything_derived_from_runs(tmp_path):
     assert not any(p.exists() for p in derived)
     assert not (build / "runs").exists() and not (reports / "eval").exists()
     assert all(p.exists() for p in kept)
+
+
+def test_load_run_gives_the_model_its_config_and_its_noise_variance(tiny_run):
+    import torch
+
+    from mats_lib.runs import find_checkpoint, load_run
+
+    loaded = load_run(tiny_run)
+    checkpoint = find_checkpoint(tiny_run)
+    assert loaded.checkpoint == checkpoint and loaded.config.preset == "smoke" and not loaded.model.training
+    stored = torch.load(checkpoint / "state.pt", weights_only=True)["noise_variance"]
+    assert loaded.noise_variance == float(stored) and loaded.noise_variance > 0  # smoke calibrates it ('auto')

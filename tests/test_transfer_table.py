@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from mats_lib.analysis.transfer_table import (CONDITIONS, README_BEGIN, README_END, MissingRunError, build, readme_block,
-                                              replace_readme_block, run_config, to_markdown)
+from mats_lib.analysis.transfer_table import (CONDITIONS, README_BEGIN, README_END, build, readme_block,
+                                              replace_readme_block, to_markdown)
+from mats_lib.runs import MissingRunError, run_config
 from mats_lib.training import train
 
 

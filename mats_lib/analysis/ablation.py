@@ -14,8 +14,8 @@ from ..data.tasks import get_task
 from ..evaluation import evaluate_run
 from ..paths import eval_dir
 from ..stats import bootstrap, paired_difference
-from ..runs import run_dir
-from .transfer_table import find_run, run_config, task_scores
+from ..runs import finished_run, run_config, run_dir
+from .transfer_table import task_scores
 
 PAPER_LAMBDA = 0.3
 PAPER_CIDER = {"santa (lambda 0.3)": 0.735, "without the audio embedding (lambda 1)": 0.343, "without the noise": 0.384}
@@ -35,7 +35,7 @@ def lambda_sweep(preset: str, encoder: str, seeds: list[int], lambdas: list[floa
     cfg = None
     for seed in seeds:
         cfg = run_config(preset, encoder, seed, "text", overrides)
-        folder = find_run(cfg, "text")
+        folder = finished_run(cfg)
         for lam in lambdas:
             results[lam][seed] = evaluate_run(folder, lambda_settings(cfg, lam), out_root / folder.name,
                                               progress=progress)["santa"]
@@ -81,7 +81,7 @@ def santa_ablation(preset: str, encoder: str, seeds: list[int], scores: dict, *,
         cfg = run_config(preset, encoder, seed, "text", overrides)
         settings = lambda_settings(cfg, PAPER_LAMBDA)
         settings = replace(settings, santa=replace(settings.santa, noise_variance=0.0))
-        clean[seed] = evaluate_run(find_run(cfg, "text"), settings, out_root / run_dir(cfg).name, progress=progress)["santa"]
+        clean[seed] = evaluate_run(finished_run(cfg), settings, out_root / run_dir(cfg).name, progress=progress)["santa"]
         no_noise_cfg = run_config(preset, encoder, seed, "nonoise", overrides)
         if (run_dir(no_noise_cfg) / "final").exists():
             nonoise[seed] = evaluate_run(run_dir(no_noise_cfg), lambda_settings(no_noise_cfg, PAPER_LAMBDA),

@@ -62,7 +62,8 @@ def write_bench(result: dict, path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .transfer_table import ensure_run, run_config
+    from ..runs import run_config
+    from .transfer_table import ensure_run
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="mini")

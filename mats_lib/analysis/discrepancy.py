@@ -30,14 +30,14 @@ from ..data.labels import noun_phrase
 from ..data.tasks import get_task
 from ..encoders import encoder_from_config
 from ..evaluation import corpus_captions, evaluate_run, memory_bank, resolved_santa, scorer_encoder, task_records
-from ..inference import generate, load_trained
+from ..inference import generate
 from ..metrics import accuracy_items, balanced_accuracy, postprocess
 from ..paths import eval_dir
 from ..noise import noisy_unit
 from ..santa import apply_transfer
 from ..seed import derive_seed
 from .modality_gap import _bandwidth, mmd2_rbf
-from .transfer_table import find_run, run_config
+from ..runs import finished_run, load_run, noise_variance_of, run_config
 
 ESTIMATORS = ("proxy_a_distance", "mmd2_rbf", "wasserstein1")
 
@@ -131,7 +131,8 @@ def classification_error(parts: dict) -> float:
 def text_risk(run: Path, cfg: Config, noise_variance: float, seed: int = 0) -> float:
     """The text-domain error of a run: fed the text of each clip's true label ("The sound of <label>.") plus
     its training noise instead of the audio, 1 - balanced accuracy, pooled as the test error is."""
-    model, run_cfg = load_trained(run)
+    loaded = load_run(run)
+    model, run_cfg = loaded.model, loaded.config
     encoder, scorer = encoder_from_config(run_cfg.encoder, progress=False), scorer_encoder(cfg.eval.scorer)
     root = resolve_path(run_cfg.data.audio_root, "data.audio_root")
     labels = json.loads((root / "labels.json").read_text())
@@ -160,8 +161,8 @@ def bound_points(preset: str, encoders: list[str], seeds: list[int], lambdas: li
     for encoder_name in encoders:
         cfg = run_config(preset, encoder_name, seeds[0], "text", overrides)
         encoder = encoder_from_config(cfg.encoder, progress=progress)
-        runs = {s: find_run(run_config(preset, encoder_name, s, "text", overrides), "text") for s in seeds}
-        variance = float(torch.load(runs[seeds[0]] / "final" / "state.pt", weights_only=True)["noise_variance"])
+        runs = {s: finished_run(run_config(preset, encoder_name, s, "text", overrides)) for s in seeds}
+        variance = noise_variance_of(runs[seeds[0]] / "final")
         train_x = training_inputs(cfg, encoder, variance, n_train, cfg.eval.subset_seed)
         settings_list = [("plain", None), ("memory", None)] + [("santa", float(lam)) for lam in lambdas]
         gamma = None

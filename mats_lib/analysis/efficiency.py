@@ -20,7 +20,8 @@ from ..config import Config, load_config, resolve_path
 from ..data.records import load_eval_records
 from ..encoders import encoder_from_config
 from ..evaluation import corpus_captions, memory_bank, resolved_santa, task_records
-from ..inference import generate, load_trained
+from ..inference import generate
+from ..runs import load_run
 from ..santa import santa
 
 
@@ -125,7 +126,8 @@ def training_costs(preset: str, steps: int, warmup: int, n_embed: int, overrides
 def inference_costs(run: str | Path, n: int = 32, batch: int = 16) -> dict:
     """Batched vs one-by-one generation (beam 4, <= 30 new tokens) on eval captions, Santa's share of the
     cost, k-means vs exact retrieval."""
-    model, cfg = load_trained(run)
+    loaded = load_run(run)
+    model, cfg = loaded.model, loaded.config
     encoder = encoder_from_config(cfg.encoder, progress=False)
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
     records = task_records(root, "caption_scenes", replace(cfg, eval=replace(cfg.eval, max_items=None)))[:n]

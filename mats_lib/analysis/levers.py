@@ -31,7 +31,8 @@ from ..encoders import encoder_from_config
 from ..evaluation import task_records
 from ..stats import TaskScores, bootstrap, paired_difference
 from .data_overview import zero_shot_correct
-from .transfer_table import evaluate_conditions, find_run, run_config, task_scores
+from ..runs import finished_run, run_config
+from .transfer_table import evaluate_conditions, task_scores
 
 TRANSFERS = ("noise", "santa")  # the default conditions of a lever table
 
@@ -89,7 +90,7 @@ def lever_scores(preset: str, encoder: str, seeds: list[int], lever: Lever, *, t
 
             train(cfg, progress=progress)
         else:
-            find_run(cfg, "text")
+            finished_run(cfg)
     overrides = {**lever.overrides, "eval.tasks": tasks}
     results, _ = evaluate_conditions(preset, encoder, seeds, list(transfers), overrides=overrides, progress=progress,
                                      **evaluate_kw)

@@ -33,37 +33,19 @@ from ..data.records import load_eval_records, load_train_records
 from ..data.tasks import get_task
 from ..evaluation import ZeroShotError, evaluate_run, items_root, task_records, training_texts, zero_shot_guard
 from ..paths import eval_dir
-from ..runs import run_dir
+from ..runs import MissingRunError, finished_run, run_config
 from ..stats import TaskScores, bootstrap, paired_difference
 from .readme_blocks import replace_block
 
 CONDITIONS = {"raw": ("nonoise", "plain"), "noise": ("text", "plain"), "memory": ("text", "memory"),
               "santa": ("text", "santa"), "test_noise": ("text", "test_noise"), "mean_shift": ("text", "mean_shift"),
               "MATS-Audio": ("audio", "plain")}
-RUN_KINDS = {"text": {}, "nonoise": {"data.noise_variance": 0.0}, "audio": {"data.modality": "audio"}}
-MAKE_TARGET = {"text": "train", "nonoise": "train-nonoise", "audio": "train-audio"}
 REFERENCE = "noise"
 # comparisons the claims need beyond "against noise": (a, b) -> a - b
 EXTRA_PAIRS = (("santa", "memory"), ("santa", "MATS-Audio"), ("noise", "raw"))
 KINDS = (("classification", "balanced accuracy"), ("caption", "CIDEr-D"), ("qa", "QA accuracy"))
 ENCODER_SETTING = {"tagclap": "tagclap (YAMNet + MiniLM, training-free, 384-d)",
                    "miniclap": "miniclap (tagclap + contrastive heads trained on the audio-train split, 768-d)"}
-
-
-class MissingRunError(FileNotFoundError):
-    pass
-
-
-def run_config(preset: str, encoder: str, seed: int, kind: str, overrides: dict | None = None) -> Config:
-    return load_config(preset, {"seed": seed, "encoder.name": encoder, **RUN_KINDS[kind], **(overrides or {})})
-
-
-def find_run(cfg: Config, kind: str) -> Path:
-    folder = run_dir(cfg)
-    if not (folder / "final" / "trainable.safetensors").exists():
-        raise MissingRunError(f"missing trained run {folder}: train it with `make {MAKE_TARGET[kind]} PRESET={cfg.preset} "
-                              f"SEED={cfg.seed} ENCODER={cfg.encoder.name}`")
-    return folder
 
 
 def ensure_run(cfg: Config, kind: str, train_missing: bool = True, progress: bool = True) -> Path:
@@ -74,7 +56,7 @@ def ensure_run(cfg: Config, kind: str, train_missing: bool = True, progress: boo
         from ..training import train
 
         train(cfg, progress=progress)
-    return find_run(cfg, kind)
+    return finished_run(cfg)
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -98,7 +80,7 @@ def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions:
         for seed in seeds:
             cfg = run_config(preset, encoder, seed, kind, overrides)
             try:
-                folder = find_run(cfg, kind)
+                folder = finished_run(cfg)
             except MissingRunError:
                 if allow_missing:
                     continue
