@@ -202,7 +202,7 @@ def corpus_tokens_per_sample(cfg: Config, samples: dict[str, tuple[list[dict], f
     from transformers import AutoTokenizer
 
     from .data.sampling import SourceSampler
-    from .training import training_batch
+    from .batches import training_batch
 
     if tokenizer is None:
         try:

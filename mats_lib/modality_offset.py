@@ -12,25 +12,8 @@ import hashlib
 
 import numpy as np
 
-from .config import Config, ConfigError, resolve_path
-from .data.labels import noun_phrase
-from .data.records import load_eval_records
-
-
-def offset_pairs(cfg: Config, encoder) -> tuple[np.ndarray, np.ndarray]:
-    """Unit (audio [n, d], text [n, d]) of the audio-train part's labelled clips and their label's caption.
-    training.resolve_noise_variance reads the same pairs with its own loop: training.py is part of every run's key,
-    so it moves onto this function with the next change that retrains anyway."""
-    root = resolve_path(cfg.data.audio_root, "data.audio_root")
-    folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-    pairs = []
-    for path in sorted(folder.glob("cls_*.jsonl")):
-        pairs += load_eval_records(path, root)[0]
-    if not pairs:
-        raise ConfigError(f"the mean_shift transfer needs labelled audio-train clips (cls_*.jsonl) in {folder}")
-    audio = encoder.embed_audio([root / r["audio_id"] for r in pairs])
-    text = encoder.embed_text([f"The sound of {noun_phrase(r['output'])}." for r in pairs])
-    return audio, text
+from .config import Config
+from .noise import calibration_pairs
 
 
 def offset_statistics(audio: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -48,6 +31,6 @@ def offset_statistics(audio: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, 
 
 def modality_offset(cfg: Config, encoder) -> tuple[np.ndarray, dict]:
     """The offset of ``cfg``'s encoder on its audio-train pairs, with its statistics and a hash of its bytes."""
-    offset, info = offset_statistics(*offset_pairs(cfg, encoder))
+    offset, info = offset_statistics(*calibration_pairs(cfg, encoder, "the mean_shift transfer"))
     info["sha256"] = hashlib.sha256(np.ascontiguousarray(offset).tobytes()).hexdigest()
     return offset, info

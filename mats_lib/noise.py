@@ -1,4 +1,5 @@
-"""Gaussian noise on unit embeddings, and its calibration to an encoder's modality gap.
+"""Gaussian noise on unit embeddings, and its calibration to an encoder's modality gap (``resolve_noise_variance``:
+``data.noise_variance=auto`` measured on the audio-train pairs).
 
 Axes: b batch, d embedding dim.
 """
@@ -7,6 +8,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .config import Config, ConfigError, resolve_path
+from .data.labels import noun_phrase
+from .data.records import load_eval_records
 
 
 def noisy_unit(x: torch.Tensor, variance: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -32,3 +37,30 @@ def calibrate_noise_variance(audio: np.ndarray, text: np.ndarray) -> tuple[float
     if c <= 0:
         raise ValueError(f"paired audio/text embeddings have mean cosine {c:.3f} <= 0: cannot calibrate noise")
     return (1.0 / c**2 - 1.0) / audio.shape[1], c
+
+
+def calibration_pairs(cfg: Config, encoder, needed_by: str) -> tuple[np.ndarray, np.ndarray]:
+    """Unit (audio [n, d], text [n, d]) of the audio-train part's labelled clips (never the eval part) and a
+    one-event caption of their label: what the noise calibration and the mean_shift offset measure the gap on.
+    Mixtures would measure the encoder's trouble with overlapping sounds as well as the modality gap, and give a
+    noise that drowns the text."""
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    folder = resolve_path(cfg.data.audio_records, "data.audio_records")
+    pairs = []
+    for path in sorted(folder.glob("cls_*.jsonl")):
+        pairs += load_eval_records(path, root)[0]
+    if not pairs:
+        raise ConfigError(f"{needed_by} needs labelled audio-train clips (cls_*.jsonl) in {folder}")
+    audio = encoder.embed_audio([root / r["audio_id"] for r in pairs])
+    text = encoder.embed_text([f"The sound of {noun_phrase(r['output'])}." for r in pairs])
+    return audio, text
+
+
+def resolve_noise_variance(cfg: Config, encoder) -> tuple[float, dict]:
+    """``data.noise_variance``, with ``auto`` calibrated on the audio-train pairs."""
+    value = cfg.data.noise_variance
+    if value != "auto":
+        return float(value), {}
+    audio, text = calibration_pairs(cfg, encoder, "data.noise_variance=auto")
+    variance, cosine = calibrate_noise_variance(audio, text)
+    return variance, {"noise.calibration_pairs": len(audio), "noise.mean_paired_cosine": cosine}

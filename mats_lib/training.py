@@ -10,7 +10,6 @@ the cache) -> L2-normalise -> + N(0, var) -> L2-normalise -> mapper -> LLM; loss
 from __future__ import annotations
 
 import json
-import math
 from contextlib import nullcontext
 import os
 import random
@@ -25,14 +24,12 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .config import Config, ConfigError, resolve_path
-from .data.records import load_eval_records, load_train_records
+from .batches import input_key, load_sources, lr_factor, make_optimizer, training_batch
+from .config import Config, resolve_path
 from .data.sampling import SourceSampler
-from .data.labels import noun_phrase
-from .data.tasks import get_task
 from .encoders import encoder_from_config
-from .model import MATS, build_prompt_batch, load_llm, resolve_device
-from .noise import calibrate_noise_variance, noisy_unit
+from .model import MATS, load_llm, resolve_device
+from .noise import noisy_unit, resolve_noise_variance
 from .checkpoints import load_torch_state
 from .runs import (find_checkpoint, latest_checkpoint, read_key, run_dir as default_run_dir, run_name, save_checkpoint,
                    set_aside, training_key)
@@ -54,37 +51,6 @@ class TrainResult:
 
 
 # ------------------------------------------------------------------------------------------ data
-def load_sources(cfg: Config) -> tuple[dict[str, list[dict]], dict[str, float]]:
-    """Training records per source and the sampling ratios."""
-    limit = cfg.data.max_records_per_source
-    sources, ratios = {}, {}
-    if cfg.data.modality == "text":
-        manifest_path = resolve_path(cfg.data.corpus, "data.corpus")
-        manifest = json.loads(manifest_path.read_text())
-        for name, info in sorted(manifest.items()):
-            records, _ = load_train_records(manifest_path.parent / info["file"])
-            sources[name], ratios[name] = records[:limit] if limit else records, float(info["ratio"])
-    else:
-        folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-        root = resolve_path(cfg.data.audio_root, "data.audio_root")
-        for path in sorted(folder.glob("*.jsonl")):
-            records, _ = load_eval_records(path, root)
-            sources[path.stem], ratios[path.stem] = records[:limit] if limit else records, 1.0
-    if not sources:
-        raise ConfigError(f"no training records found for modality {cfg.data.modality!r}")
-    return sources, ratios
-
-
-def training_batch(tokenizer, records: list[dict], max_answer_tokens: int):
-    """The prompts and answers of training records: each task's tag and instruction (or the record's own)."""
-    tasks = [get_task(r["task"]) for r in records]
-    return build_prompt_batch(tokenizer, [t.tag for t in tasks],
-                              [r.get("instruction") or t.instruction for r, t in zip(records, tasks)],
-                              [r["output"] for r in records], max_answer_tokens)
-
-
-def input_key(record: dict) -> str:
-    return record["caption"] if "caption" in record else record["audio_id"]
 
 
 def embed_sources(cfg: Config, encoder, sources: dict[str, list[dict]], rank: int = 0,
@@ -105,45 +71,7 @@ def embed_sources(cfg: Config, encoder, sources: dict[str, list[dict]], rank: in
     return {k: table[i] for i, k in enumerate(keys)}
 
 
-def resolve_noise_variance(cfg: Config, encoder) -> tuple[float, dict]:
-    value = cfg.data.noise_variance
-    if value != "auto":
-        return float(value), {}
-    # Paired audio/text of the audio-train part (never the eval part): single labelled clips and a
-    # one-event caption of their label. Mixtures would measure the encoder's trouble with overlapping
-    # sounds as well as the modality gap, and give a noise that drowns the text (see the README).
-    root = resolve_path(cfg.data.audio_root, "data.audio_root")
-    folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-    pairs = []
-    for path in sorted(folder.glob("cls_*.jsonl")):
-        pairs += load_eval_records(path, root)[0]
-    if not pairs:
-        raise ConfigError(f"data.noise_variance=auto needs labelled clips (cls_*.jsonl) in {folder}")
-    audio = encoder.embed_audio([root / r["audio_id"] for r in pairs])
-    text = encoder.embed_text([f"The sound of {noun_phrase(r['output'])}." for r in pairs])
-    variance, cosine = calibrate_noise_variance(audio, text)
-    return variance, {"noise.calibration_pairs": len(pairs), "noise.mean_paired_cosine": cosine}
-
-
 # ------------------------------------------------------------------------------------------ optimisation
-def make_optimizer(model: MATS, cfg: Config) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            # the paper: weight decay on weight matrices only, none on biases and norms
-            (no_decay if param.ndim < 2 or "norm" in name or name.endswith(".bias") else decay).append(param)
-    groups = [{"params": decay, "weight_decay": cfg.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.train.lr, betas=tuple(cfg.train.betas))
-
-
-def lr_factor(step: int, cfg: Config) -> float:
-    """Multiplier of the peak lr at optimizer step ``step``: linear warm-up from warmup_start_lr, cosine to 0."""
-    t = cfg.train
-    if step < t.warmup_steps:
-        start = t.warmup_start_lr / t.lr
-        return start + (1.0 - start) * step / max(1, t.warmup_steps)
-    progress = (step - t.warmup_steps) / max(1, t.max_steps - t.warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 # ------------------------------------------------------------------------------------------ the loop

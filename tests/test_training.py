@@ -10,7 +10,8 @@ from safetensors.torch import load_file
 from mats_lib.config import load_config
 from mats_lib.paths import REPO_ROOT
 from mats_lib.tracking import run_status
-from mats_lib.training import lr_factor, train
+from mats_lib.batches import lr_factor
+from mats_lib.training import train
 
 
 @pytest.fixture

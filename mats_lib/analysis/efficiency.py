@@ -62,7 +62,7 @@ def training_flops_per_sample(cfg: Config, batches: int = 4) -> float:
 
     from ..data.sampling import SourceSampler
     from ..model import MATS, load_llm
-    from ..training import load_sources, training_batch
+    from ..batches import load_sources, training_batch
 
     llm, tokenizer = load_llm(cfg.llm, seed=cfg.seed)
     dim = encoder_from_config(cfg.encoder, progress=False).dim

@@ -54,7 +54,7 @@ def embed_pairs(cfg: Config, encoder, n_pairs: int = 350, seed: int = 0) -> dict
 
 def training_noise_variance(cfg: Config, encoder) -> float:
     """The noise a text-only run of this config trains with ('auto' is calibrated as training does)."""
-    from ..training import resolve_noise_variance
+    from ..noise import resolve_noise_variance
 
     return resolve_noise_variance(cfg, encoder)[0]
 

@@ -24,7 +24,7 @@ from ..data.sampling import SourceSampler
 from ..model import MATS, resolve_device, resolve_dtype
 from ..seed import seed_everything
 from ..train import parse_overrides
-from ..training import load_sources, make_optimizer, training_batch
+from ..batches import load_sources, make_optimizer, training_batch
 
 # Shapes from each model's published config.json.
 ARCHITECTURES = {
