@@ -201,7 +201,7 @@ caption-examples: train
 # The speed figures the README quotes, as ratios measured side by side, kept in reports/bench.json beside the
 # previous ones (a warning for any that got >20% worse). Run it alone on an idle machine.
 bench: data
-	$(PY) -m mats_lib.analysis.bench --preset $(PRESET) --encoder $(ENCODER)
+	$(PY) -m mats_lib.study.bench --preset $(PRESET) --encoder $(ENCODER)
 
 bench-embeddings: data
 	$(PY) scripts/bench_embedding_cache.py --config $(PRESET)

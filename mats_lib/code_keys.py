@@ -44,7 +44,7 @@ MODULE_STATEMENTS = "<module statements>"
 # hashed where they are used), logging, checkpoint I/O (the bytes are hashed), commands and the study's reports.
 PLUMBING_MODULES = (
     "code_keys.py", "provenance.py", "paths.py", "config.py", "tracking.py", "checkpoints.py", "steps.py",
-    "notebook.py", "train.py", "evaluate.py", "check.py", "assets.py", "analysis/*.py", "encoders/cache.py",
+    "study/*.py", "train.py", "evaluate.py", "check.py", "assets.py", "analysis/*.py", "encoders/cache.py",
     "encoders/miniclap/study.py", "encoders/miniclap/frontier.py", "data/build.py", "__init__.py",
 )
 # Definitions inside numeric modules that cannot change a number: where runs and checkpoints are named, keyed,

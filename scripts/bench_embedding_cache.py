@@ -4,14 +4,14 @@ and text-only vs audio-supervised training cost.
     python scripts/bench_embedding_cache.py [--config mini] [--steps 25] [--warmup 5] [--n-embed 64]
 
 Trains a few steps of each (tracking off, nothing kept) and prints throughputs and ratios; the same
-measurement as the efficiency notebook (`mats_lib.analysis.efficiency`). Steps before --warmup are not timed.
+measurement as the efficiency notebook (`mats_lib.study.efficiency`). Steps before --warmup are not timed.
 """
 from __future__ import annotations
 
 import argparse
 import json
 
-from mats_lib.analysis.efficiency import training_costs
+from mats_lib.study.efficiency import training_costs
 
 
 def main() -> None:

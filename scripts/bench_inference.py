@@ -3,14 +3,14 @@
     python scripts/bench_inference.py build/runs/mini-text-tagclap-seed0 [--n 32] [--batch 16]
 
 Prints throughputs and ratios (no assertion: speed goals are read, not tested); the same measurement as the
-efficiency notebook (`mats_lib.analysis.efficiency.inference_costs`).
+efficiency notebook (`mats_lib.study.efficiency.inference_costs`).
 """
 from __future__ import annotations
 
 import argparse
 import json
 
-from mats_lib.analysis.efficiency import inference_costs
+from mats_lib.study.efficiency import inference_costs
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """`make bench`: the regression check on its ratios and the file it keeps (the timings are read, not tested)."""
 import json
 
-from mats_lib.analysis.bench import regressions, write_bench
-from mats_lib.analysis.efficiency import matmul_peak_tflops, training_flops_per_sample
+from mats_lib.study.bench import regressions, write_bench
+from mats_lib.study.efficiency import matmul_peak_tflops, training_flops_per_sample
 from mats_lib.config import load_config
 
 

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from mats_lib.config import load_config
-from mats_lib.notebook import dotted
+from mats_lib.study import dotted
 from mats_lib.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))

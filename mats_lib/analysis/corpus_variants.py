@@ -1,4 +1,4 @@
-"""Corpus variants for the transfer levers: another mixture of the sources, or the corpus without some labels.
+"""Corpus variants (first built for the archived transfer-lever study, docs/transfer_levers.md): another mixture of the sources, or the corpus without some labels.
 
     python -m mats_lib.analysis.corpus_variants scale build/data/audiotia_mini/sources.json tia_class_description=3
     # -> build/data/audiotia_mini/sources-tia_class_description_x3.json (the same files, scaled ratios)

@@ -48,17 +48,6 @@ ENCODER_SETTING = {"tagclap": "tagclap (YAMNet + MiniLM, training-free, 384-d)",
                    "miniclap": "miniclap (tagclap + contrastive heads trained on the audio-train split, 768-d)"}
 
 
-def ensure_run(cfg: Config, kind: str, train_missing: bool = True, progress: bool = True) -> Path:
-    """The run's folder. With ``train_missing`` it goes through the trainer, which reuses a finished run whose key
-    matches, resumes an unfinished one and sets a stale one (trained by other code, data or settings) aside and
-    trains again; without, a missing run is an error naming its make target (a stale one is refused when evaluated)."""
-    if train_missing:
-        from ..training import train
-
-        train(cfg, progress=progress)
-    return finished_run(cfg)
-
-
 # ------------------------------------------------------------------------------------------ evaluation
 def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions: list[str], *,
                         overrides: dict | None = None, out_root: Path | None = None, tracker_factory=None,

@@ -2,11 +2,11 @@
 ``reports/bench.json`` beside the previous figures, with a warning for every ratio that moved the wrong way by
 more than 20%.
 
-    python -m mats_lib.analysis.bench --preset mini --encoder tagclap [--steps 25 --warmup 5]
+    python -m mats_lib.study.bench --preset mini --encoder tagclap [--steps 25 --warmup 5]
 
 Ratios, not seconds: both sides of each ratio run in the same process minutes apart, so a slower or busier
 machine moves both. Still, run it on an idle machine (a second job on 2 cores slows everything ~6x). The
-measurements are :mod:`mats_lib.analysis.efficiency`'s, the same ones the efficiency notebook shows.
+measurements are :mod:`mats_lib.study.efficiency`'s, the same ones the efficiency notebook shows.
 """
 from __future__ import annotations
 
@@ -62,8 +62,7 @@ def write_bench(result: dict, path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..runs import run_config
-    from .transfer_table import ensure_run
+    from . import ensure_run, run_config
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="mini")
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="default: reports/bench.json (reports/<preset>/ "
                                                                  "for presets other than mini)")
     args = parser.parse_args(argv)
-    run = ensure_run(run_config(args.preset, args.encoder, 0, "text"), "text")
+    run = ensure_run(run_config(args.preset, args.encoder, 0, "text"))
     result = run_bench(args.preset, args.encoder, run, args.steps, args.warmup, args.n_embed, args.n_generate)
     out = args.out or (reports_dir() if args.preset == "mini" else reports_dir(args.preset)) / "bench.json"
     warnings = write_bench(result, out)
