@@ -71,7 +71,7 @@ $(BUILD)/assets/.stamp: $(VENV)/.deps-stamp mats_lib/assets.py
 
 # ---------------------------------------------------------------------------------------- the study
 data: setup
-	$(PY) -m mats_lib.data.build --seed $(DATA_SEED)
+	$(PY) -m mats_lib.cli.build_data --seed $(DATA_SEED)
 
 # The suite builds small MiniCLAP heads itself (seconds); the real ones are `make miniclap`'s.
 test: setup data
@@ -88,15 +88,15 @@ STUDY_HEADS := $(if $(filter miniclap,$(ENCODERS)),miniclap-default,)
 ENCODER_HEADS := $(if $(filter miniclap,$(ENCODER)),miniclap-default,)
 # NPROC=N: N processes through torchrun (DDP: one per GPU, gloo on a CPU host), else one process.
 NPROC ?=
-LAUNCH := $(if $(NPROC),$(VENV)/bin/torchrun --standalone --nproc_per_node $(NPROC) -m mats_lib.train,$(PY) -m mats_lib.train)
+LAUNCH := $(if $(NPROC),$(VENV)/bin/torchrun --standalone --nproc_per_node $(NPROC) -m mats_lib.cli.train,$(PY) -m mats_lib.cli.train)
 TRAIN := $(LAUNCH) --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(ENCODER) $(ARGS)
 
 # Pipeline steps run through `mats_lib.steps`: a step whose command, inputs (code, configs, data manifest, heads,
 # the keys of the runs it reads) and outputs are unchanged since its last run is skipped, so a second
 # `make reproduce-all` executes nothing; FORCE=1 runs every step. `code:package` stands for the package's code key
-# (mats_lib.code_keys: definitions hashed on their syntax trees, so moving code or editing a comment reruns nothing). `python -m mats_lib.steps times` lists the time
+# (mats_lib.code_keys: definitions hashed on their syntax trees, so moving code or editing a comment reruns nothing). `python -m mats_lib.cli.steps times` lists the time
 # each step took when it last ran.
-STEP = $(PY) -m mats_lib.steps run
+STEP = $(PY) -m mats_lib.cli.steps run
 REPORT_OUT := reports/$(PRESET)
 STUDY_IN = code:package 'experiments/*.yaml' requirements.txt build/data/manifest.json \
 	$(if $(STUDY_HEADS),build/miniclap/heads-seed0.safetensors,)
@@ -134,9 +134,9 @@ runs: data $(STUDY_HEADS)
 
 # conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals
 transfer-table: runs
-	$(STEP) transfer-table --preset $(PRESET) --inputs $(STUDY_IN) scripts/transfer_table.py $(RUNS_IN) \
+	$(STEP) transfer-table --preset $(PRESET) --inputs $(STUDY_IN) $(RUNS_IN) \
 	  --outputs '$(REPORT_OUT)/transfer_table.*' -- \
-	  $(PY) scripts/transfer_table.py --config $(PRESET) --encoders $(ENCODERS) --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
+	  $(PY) -m mats_lib.cli.transfer_table --config $(PRESET) --encoders $(ENCODERS) --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
 
 # Study notebooks, executed by papermill with the `mats` kernel; executed copies go to reports/<preset>/notebooks/.
 comma := ,
@@ -166,7 +166,7 @@ benchmark-tables: transfer-table
 modality-geometry: data $(STUDY_HEADS)
 	$(STEP) modality-geometry --preset $(PRESET) --inputs $(STUDY_IN) $(RUNS_IN) \
 	  --outputs '$(REPORT_OUT)/modality_geometry.*' '$(REPORT_OUT)/figures/modality_geometry.png' -- \
-	  $(PY) -m mats_lib.analysis.geometry --preset $(PRESET) --encoders $(ENCODERS)
+	  $(PY) -m mats_lib.cli.modality_geometry --preset $(PRESET) --encoders $(ENCODERS)
 
 generalization-bound: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
@@ -183,7 +183,7 @@ encoders-and-data: data $(STUDY_HEADS)
 # reports/<preset>/summary.{md,json}: one row per claim C1-C8 from the reports the notebooks wrote; at mini scale
 # also the README's verdict block
 summary:
-	$(PY) -m mats_lib.analysis.summary $(PRESET) $(if $(filter mini,$(PRESET)),--update-readme,)
+	$(PY) -m mats_lib.cli.summary $(PRESET) $(if $(filter mini,$(PRESET)),--update-readme,)
 
 # Timings: run alone on an idle machine (FORCE=1 measures again whatever the stamp).
 efficiency: data
@@ -192,23 +192,23 @@ efficiency: data
 	  -p preset $(PRESET))
 
 caption-examples: train
-	$(STEP) caption_examples-$(ENCODER)-seed$(SEED) --preset $(PRESET) --inputs $(STUDY_IN) scripts/caption_examples.py \
+	$(STEP) caption_examples-$(ENCODER)-seed$(SEED) --preset $(PRESET) --inputs $(STUDY_IN) \
 	  'build/runs/**/$(PRESET)-text-$(ENCODER)-seed$(SEED)/final/key.json' \
 	  --outputs $(REPORT_OUT)/caption_examples-$(ENCODER)-seed$(SEED).md -- \
-	  $(PY) scripts/caption_examples.py --config $(PRESET) --encoder $(ENCODER) --seed $(SEED) \
+	  $(PY) -m mats_lib.cli.caption_examples --config $(PRESET) --encoder $(ENCODER) --seed $(SEED) \
 	  --out $(REPORT_OUT)/caption_examples-$(ENCODER)-seed$(SEED).md
 
 # The speed figures the README quotes, as ratios measured side by side, kept in reports/bench.json beside the
 # previous ones (a warning for any that got >20% worse). Run it alone on an idle machine.
 bench: data
-	$(PY) -m mats_lib.study.bench --preset $(PRESET) --encoder $(ENCODER)
+	$(PY) -m mats_lib.cli.bench --preset $(PRESET) --encoder $(ENCODER)
 
 bench-embeddings: data
-	$(PY) scripts/bench_embedding_cache.py --config $(PRESET)
+	$(PY) -m mats_lib.cli.bench_embedding_cache --config $(PRESET)
 
 encoder-report: setup
-	$(STEP) encoder-report --preset all --inputs code:package scripts/encoder_report.py requirements.txt \
-	  --outputs reports/encoder_report.json -- $(PY) scripts/encoder_report.py --seed $(SEED)
+	$(STEP) encoder-report --preset all --inputs code:package requirements.txt \
+	  --outputs reports/encoder_report.json -- $(PY) -m mats_lib.cli.encoder_report --seed $(SEED)
 
 MINICLAP := $(BUILD)/miniclap/heads-seed$(SEED).safetensors
 
@@ -217,7 +217,7 @@ MINICLAP := $(BUILD)/miniclap/heads-seed$(SEED).safetensors
 miniclap: data
 	$(STEP) miniclap-heads-seed$(SEED) --preset all --inputs code:miniclap_heads requirements.txt requirements-assets.txt \
 	  build/data/manifest.json --outputs $(MINICLAP) $(MINICLAP:.safetensors=.json) -- \
-	  $(PY) -m mats_lib.encoders.miniclap.training --seed $(SEED)
+	  $(PY) -m mats_lib.cli.miniclap_heads --seed $(SEED)
 
 miniclap-default: data
 	@$(MAKE) --no-print-directory miniclap SEED=0
@@ -225,11 +225,11 @@ miniclap-default: data
 miniclap-report: miniclap
 	$(STEP) miniclap-study-seed$(SEED) --preset all --inputs code:package requirements.txt \
 	  build/data/manifest.json $(MINICLAP) --outputs reports/miniclap_report.json -- \
-	  $(PY) -m mats_lib.encoders.miniclap.study --seed $(SEED)
+	  $(PY) -m mats_lib.cli.miniclap_study --seed $(SEED)
 	$(STEP) miniclap-frontier-seed$(SEED) --preset all --inputs code:package requirements.txt \
 	  build/data/manifest.json $(MINICLAP) \
 	  --outputs reports/miniclap_gate_frontier.json reports/figures/miniclap_gate_frontier.png -- \
-	  $(PY) -m mats_lib.encoders.miniclap.frontier --seed $(SEED)
+	  $(PY) -m mats_lib.cli.miniclap_frontier --seed $(SEED)
 
 reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) encoders-and-data train caption-examples transfer-table benchmark-tables ablation-lambda modality-gap modality-geometry generalization-bound efficiency summary
 
@@ -252,7 +252,7 @@ ui-screenshots: setup
 
 # Pre-flight: every path and shape a preset needs, before any GPU time (ARGS="--set llm.path=... --set ...").
 check: setup
-	$(PY) -m mats_lib.check --preset $(PRESET) $(ARGS)
+	$(PY) -m mats_lib.cli.check --preset $(PRESET) $(ARGS)
 
 # Everything derived from runs: checkpoints, evaluation parts, memory banks (the committed reports stay).
 REPORTS ?= reports

@@ -16,14 +16,12 @@ nothing is trained or downloaded.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config, ConfigError, load_config, resolve_path
+from .config import Config, resolve_path
 from .paths import project_path
 
 # The projection width of each real CLAP (mats_method.md s.2) and how its checkpoint names the last layer of
@@ -342,37 +340,7 @@ def check(cfg: Config, benchmarks: dict[str, str] | None = None) -> tuple[Report
     return report, estimate(cfg, llm_config, clap_width, report, tokens)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="paper")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
-    parser.add_argument("--benchmark", action="append", default=[], metavar="NAME=PATH",
-                        help="a benchmark root to check, e.g. clotho=/data/clotho")
-    args = parser.parse_args(argv)
-    benchmarks = {}
-    for item in args.benchmark:
-        name, sep, root = item.partition("=")
-        if not sep or not name or not root:
-            parser.error(f"--benchmark {item!r}: give NAME=PATH")
-        benchmarks[name] = root
-    from .train import parse_overrides
+if __name__ == "__main__":  # the command lives in mats_lib.cli.check
+    from .cli.check import main
 
-    try:
-        cfg = load_config(args.preset, parse_overrides(args.set))
-    except ConfigError as error:
-        print(f"config: {error}", file=sys.stderr)
-        return 2
-    report, _ = check(cfg, benchmarks)
-    for note in report.notes:
-        print(f"  ok  {note}")
-    for problem in report.problems:
-        print(f"  MISSING/WRONG  {problem}")
-    if report.problems:
-        print(f"{len(report.problems)} problem(s): fix them before spending GPU time", file=sys.stderr)
-        return 1
-    print(f"preset {cfg.preset}: everything it needs is in place")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    main()

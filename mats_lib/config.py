@@ -352,6 +352,22 @@ def _dotted(overrides: dict) -> dict:
     return nested
 
 
+def config_with_overrides(values: dict, overrides: dict | None = None) -> Config:
+    """A config from a plain mapping (e.g. a checkpoint's config.yaml) with dotted ``overrides``, validated."""
+    return config_from_dict(_merge(values, _dotted(overrides or {})))
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """Command-line ``--set KEY=VALUE`` items as dotted overrides, each value read as YAML (``[a,b]``, ``null``)."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
 def load_config(preset_or_path: str | Path, overrides: dict | None = None) -> Config:
     """Load ``experiments/<preset>.yaml`` (or a YAML path) over the defaults, then dotted ``overrides``."""
     path = Path(preset_or_path)

@@ -26,7 +26,7 @@ import yaml
 from safetensors.torch import save_file
 
 from .checkpoints import load_torch_state
-from .config import Config, config_from_dict, load_config, resolve_path
+from .config import INFERENCE_SECTIONS, Config, config_from_dict, config_with_overrides, load_config, resolve_path
 from .code_keys import changed_definitions, code_key, code_manifest
 from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_atomic, write_json_atomic
 from .paths import project_path
@@ -196,6 +196,15 @@ def find_checkpoint(path: str | Path) -> Path:
 def checkpoint_config(checkpoint: Path) -> Config:
     """The config a checkpoint was trained with."""
     return config_from_dict(yaml.safe_load((Path(checkpoint) / "config.yaml").read_text()))
+
+
+def evaluation_config(run: str | Path, overrides: dict | None = None, base: Config | None = None) -> Config:
+    """The run's config, with the inference sections (santa, eval, decoding) of ``base`` (e.g. a preset) when given,
+    then dotted ``overrides``: the settings an evaluation of the run uses."""
+    values = checkpoint_config(find_checkpoint(run)).to_dict()
+    if base is not None:
+        values.update({section: base.to_dict()[section] for section in INFERENCE_SECTIONS})
+    return config_with_overrides(values, overrides)
 
 
 def noise_variance_of(checkpoint: Path) -> float:

@@ -5,7 +5,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mats_lib.check import llm_parameters, main
+from mats_lib.check import llm_parameters
+from mats_lib.cli.check import main
 
 
 
@@ -57,7 +58,7 @@ def test_the_estimate_counts_the_corpus_tokens_when_the_tokenizer_loads(tmp_path
     from mats_lib.assets import smollm2_path
     from mats_lib.check import check
     from mats_lib.config import load_config
-    from mats_lib.train import parse_overrides
+    from mats_lib.config import parse_overrides
 
     args = standins(tmp_path)
     for name in ("tokenizer.json", "tokenizer_config.json"):

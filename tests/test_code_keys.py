@@ -5,9 +5,7 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
 
-from mats_lib import code_keys
 from mats_lib.code_keys import (COMPONENTS, FINGERPRINTED, PACKAGE_ROOT, PLUMBING, closure, code_key, definitions,
                                 is_plumbing_module, numeric_definitions, package_key, roots_key)
 
@@ -205,7 +203,7 @@ def test_every_function_a_smoke_training_executes_is_keyed_or_plumbing(tmp_path,
 
 
 def test_every_function_a_smoke_evaluation_executes_is_keyed_or_plumbing(tiny_run, tmp_path):
-    from mats_lib.evaluate import evaluation_config
+    from mats_lib.runs import evaluation_config
     from mats_lib.evaluation import evaluate_run
 
     settings = evaluation_config(tiny_run, {"eval.transfers": ["plain", "test_noise", "memory", "santa",

@@ -7,7 +7,7 @@ from mats_lib.data.records import load_train_records
 
 
 def test_a_scaled_corpus_variant_points_at_the_same_files_with_scaled_ratios(tmp_path):
-    from mats_lib.analysis.corpus_variants import scaled_manifest
+    from mats_lib.data.corpus_variants import scaled_manifest
 
     manifest = tmp_path / "sources.json"
     manifest.write_text(json.dumps({"a": {"file": "a.jsonl", "ratio": 40, "task": "a"},
@@ -24,7 +24,7 @@ def test_a_scaled_corpus_variant_points_at_the_same_files_with_scaled_ratios(tmp
 
 
 def test_a_held_out_corpus_drops_every_record_naming_a_label_of_the_set(tmp_path):
-    from mats_lib.analysis.corpus_variants import held_out_corpus, mentions
+    from mats_lib.data.corpus_variants import held_out_corpus, mentions
 
     assert mentions("Two sirens wail", ["siren"]) and mentions("A DOG barks.", ["dog"])
     assert not mentions("A dogma is stated.", ["dog"]) and not mentions("a hotdog", ["dog"])

@@ -7,11 +7,10 @@ import pytest
 import torch
 
 from mats_lib.config import load_config
-from mats_lib.evaluate import evaluation_config
 from mats_lib.evaluation import (EncoderMismatchError, StalePartError, ZeroShotError, evaluate_run, part_inputs,
                                  training_texts, zero_shot_guard)
 from mats_lib.inference import Decoding, generate
-from mats_lib.runs import load_run
+from mats_lib.runs import evaluation_config, load_run
 from mats_lib.provenance import settings_key
 from mats_lib.runs import StaleRunError
 from mats_lib.santa import SantaSettings

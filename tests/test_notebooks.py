@@ -154,7 +154,8 @@ def test_efficiency_measures_ratios_and_judges_c8(tmp_path, monkeypatch):
 
 
 def test_summary_has_a_row_per_claim(tmp_path, monkeypatch):
-    from mats_lib.analysis.summary import CLAIMS, replace_readme_block, write_summary
+    from mats_lib.analysis.summary import CLAIMS, replace_readme_block
+    from mats_lib.cli.summary import write_summary
 
     monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path))
     (tmp_path / "smoke").mkdir()

@@ -1,8 +1,8 @@
-"""The paper-step timer (mats_lib.analysis.paper_step) at toy size on the CPU: it trains real steps of the paper's
+"""The paper-step timer (mats_lib.study.paper_step) at toy size on the CPU: it trains real steps of the paper's
 setting and reports its time beside the pre-flight check's estimate. Its real figures come from a GPU host."""
 import json
 
-from mats_lib.analysis.paper_step import main
+from mats_lib.cli.paper_step import main
 
 
 def test_the_paper_step_is_timed_beside_the_checks_estimate(tmp_path):

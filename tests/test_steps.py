@@ -76,7 +76,9 @@ def test_force_and_failures_leave_no_current_stamp(build, monkeypatch):
     assert recorded["seconds"] >= 0 and list(recorded["inputs"]) == ["build/in/a.txt"]
 
     monkeypatch.setenv("FORCE", "1")
-    assert steps.main(["run", "demo", "--preset", "test", "--inputs", "build/in/*.txt", "--outputs",
+    from mats_lib.cli.steps import main
+
+    assert main(["run", "demo", "--preset", "test", "--inputs", "build/in/*.txt", "--outputs",
                        "build/out/result.txt", "--", *recorded["command"]]) == 0
     assert executions(build) == 2  # FORCE=1 runs it whatever the stamp
 
@@ -96,9 +98,10 @@ def test_every_notebook_and_report_of_reproduce_all_is_a_keyed_step():
         dry = subprocess.run(["make", "-n", "--no-print-directory", "reproduce-all", f"PRESET={preset}"],
                              cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
         commands = dry.replace("\\\n", " ").splitlines()
-        heavy = [c for c in commands if "papermill" in c or "scripts/" in c or ".study" in c or ".frontier" in c
-                 or "analysis.geometry" in c or "miniclap.training" in c]
+        heavy = [c for c in commands if "papermill" in c or any(f"mats_lib.cli.{name}" in c for name in (
+            "transfer_table", "caption_examples", "encoder_report", "miniclap_heads", "miniclap_study",
+            "miniclap_frontier", "modality_geometry"))]
         assert len(heavy) >= 8, dry
-        unwrapped = [c for c in heavy if "mats_lib.steps run" not in c and not c.startswith("bash scripts/install")]
+        unwrapped = [c for c in heavy if "mats_lib.cli.steps run" not in c and not c.startswith("bash scripts/install")]
         assert not unwrapped, unwrapped
         assert dry.count("papermill notebooks/") >= 7

@@ -20,13 +20,12 @@ Where audio lands against what the decoder was trained on, in numbers a t-SNE ca
 """
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import Config, load_config
+from ..config import Config
 from ..encoders import encoder_from_config
 from ..evaluation import corpus_captions, memory_bank, resolved_santa
 from ..modality_offset import modality_offset, offset_statistics
@@ -156,29 +155,7 @@ def plot(tables: dict[str, dict]):
     return fig
 
 
-def main() -> None:
-    from ..paths import REPO_ROOT
-    from ..provenance import provenance, write_atomic, write_json_atomic
+if __name__ == "__main__":  # the command lives in mats_lib.cli.modality_geometry
+    from ..cli.modality_geometry import main
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="mini")
-    parser.add_argument("--encoders", nargs="+", default=["tagclap", "miniclap"])
-    parser.add_argument("--pairs", type=int, default=350)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    command = (f"python -m mats_lib.analysis.geometry --preset {args.preset} --encoders {' '.join(args.encoders)}"
-               + (f" --pairs {args.pairs}" if args.pairs != 350 else "") + (f" --seed {args.seed}" if args.seed else ""))
-    tables = {e: encoder_geometry(load_config(args.preset, {"encoder.name": e, "seed": args.seed}), args.pairs,
-                                  seed=args.seed) for e in args.encoders}
-    out = REPO_ROOT / "reports" / args.preset
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    plot(tables).savefig(out / "figures" / "modality_geometry.png", dpi=120)
-    markdown = to_markdown(tables, command)
-    write_atomic(out / "modality_geometry.md", markdown)
-    write_json_atomic(out / "modality_geometry.json", {"command": command, "provenance": provenance(),
-                                                       "encoders": tables})
-    print(markdown)
-
-
-if __name__ == "__main__":
     main()

@@ -114,26 +114,7 @@ SETTING = {"mini": "a stand-in CLAP and SmolLM2-135M, not the paper's MS-CLAP an
            "smoke": "tiny test models: plumbing only, no claim is tested", "paper": "the paper's models and data"}
 
 
-def write_summary(preset: str, update_readme: bool = False) -> Path:
-    """summary.md and summary.json in reports/<preset>/; with ``update_readme`` the README's verdict block too."""
-    from ..provenance import write_atomic, write_json_atomic
+if __name__ == "__main__":  # the command lives in mats_lib.cli.summary
+    from ..cli.summary import main
 
-    rows = collect(preset)
-    folder = reports_dir(preset)
-    summary = {"preset": preset, "setting": SETTING.get(preset, preset), "claims": rows}
-    write_json_atomic(folder / "summary.json", summary)
-    path = folder / "summary.md"
-    write_atomic(path, summary_markdown(preset, rows))
-    if update_readme:
-        readme_blocks.update_readme(README_BEGIN, README_END, readme_block(summary))
-    return path
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("preset", nargs="?", default="mini")
-    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's verdict block")
-    args = parser.parse_args()
-    print(write_summary(args.preset, args.update_readme))
+    main()

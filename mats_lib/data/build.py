@@ -7,7 +7,6 @@ the seed and the code of this package is up to date and is not redone.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
@@ -107,14 +106,7 @@ def print_counts(counts: dict) -> None:
         print(f"  {key:28s} {n:6d}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--root", type=Path, default=None, help="output folder (default build/data)")
-    parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
-    args = parser.parse_args()
-    build_all(args.seed, args.root, args.force)
+if __name__ == "__main__":  # the command lives in mats_lib.cli.build_data
+    from ..cli.build_data import main
 
-
-if __name__ == "__main__":
     main()

@@ -18,11 +18,8 @@ The guarded rule (fixed here; it never reads the eval split):
 """
 from __future__ import annotations
 
-import argparse
 import json
-import platform
 import subprocess
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -269,23 +266,7 @@ def build_heads(seed: int = 0, out: Path | None = None, settings: TrainSettings 
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--guard-min-clips", type=int, default=TrainSettings.guard_min_clips,
-                        help="hold out in the guard every source with at least this many audio-train clips")
-    args = parser.parse_args()
-    start = time.perf_counter()
-    path = build_heads(args.seed, args.out, TrainSettings(guard_min_clips=args.guard_min_clips))
-    info = json.loads(path.with_suffix(".json").read_text())
-    print(f"miniclap heads: {path} (sha256 {info['sha256'][:16]})")
-    print(f"  pairs: {info['pairs']['clips']} clips + {info['pairs']['mixtures']} mixtures; "
-          f"chosen steps {info['steps']}, w {info['default_w']}, gate sigma {info['default_sigma']} "
-          f"(fold score {info['selection']['best_score']:.3f}; best without the guard "
-          f"{info['selection']['best_score_unguarded']:.3f})")
-    print(f"  {time.perf_counter() - start:.0f} s on {platform.processor() or platform.machine()}")
+if __name__ == "__main__":  # the command lives in mats_lib.cli.miniclap_heads
+    from ...cli.miniclap_heads import main
 
-
-if __name__ == "__main__":
     main()

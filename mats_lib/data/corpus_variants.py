@@ -1,8 +1,8 @@
 """Corpus variants (first built for the archived transfer-lever study, docs/transfer_levers.md): another mixture of the sources, or the corpus without some labels.
 
-    python -m mats_lib.analysis.corpus_variants scale build/data/audiotia_mini/sources.json tia_class_description=3
+    python -m mats_lib.data.corpus_variants scale build/data/audiotia_mini/sources.json tia_class_description=3
     # -> build/data/audiotia_mini/sources-tia_class_description_x3.json (the same files, scaled ratios)
-    python -m mats_lib.analysis.corpus_variants hold-out build/data/audiotia_mini/sources.json build/data/miniaudio/labels.json cls_synth
+    python -m mats_lib.data.corpus_variants hold-out build/data/audiotia_mini/sources.json build/data/miniaudio/labels.json cls_synth
     # -> build/data/audiotia_mini/without-cls_synth/sources.json (no record naming a label of cls_synth)
 
 Train on a variant with ``--set data.corpus=<its manifest>``. The run's data fingerprint covers the manifest and
@@ -11,13 +11,12 @@ variants: write them again after a rebuild (the same command gives the same byte
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
 
-from ..data.io import write_json, write_jsonl
-from ..data.records import load_train_records
+from .io import write_json, write_jsonl
+from .records import load_train_records
 
 
 def scaled_manifest(manifest: str | Path, factors: dict[str, float]) -> Path:
@@ -67,31 +66,7 @@ def held_out_corpus(manifest: str | Path, labels_json: str | Path, label_set: st
     return out / "sources.json"
 
 
-def _factor(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"{text!r}: give source=factor")
-    return name, float(value)
+if __name__ == "__main__":  # the command lives in mats_lib.cli.corpus_variants
+    from ..cli.corpus_variants import main
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    scale = sub.add_parser("scale", help="scale the sampling ratios of some sources")
-    scale.add_argument("manifest", type=Path)
-    scale.add_argument("factors", nargs="+", type=_factor, help="source=factor")
-    hold = sub.add_parser("hold-out", help="drop every record naming a label of one label set")
-    hold.add_argument("manifest", type=Path)
-    hold.add_argument("labels_json", type=Path)
-    hold.add_argument("label_set")
-    args = parser.parse_args()
-    if args.command == "scale":
-        print(scaled_manifest(args.manifest, dict(args.factors)))
-    else:
-        path = held_out_corpus(args.manifest, args.labels_json, args.label_set)
-        removed = sum(v["removed_for_held_out_labels"] for v in json.loads(path.read_text()).values())
-        print(f"{path} ({removed} records naming a label of {args.label_set} removed)")
-
-
-if __name__ == "__main__":
     main()

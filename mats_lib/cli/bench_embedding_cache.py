@@ -1,7 +1,7 @@
 """Speed: training with cached CLAP text embeddings vs embedding the captions every step (the authors' way),
 and text-only vs audio-supervised training cost.
 
-    python scripts/bench_embedding_cache.py [--config mini] [--steps 25] [--warmup 5] [--n-embed 64]
+    python -m mats_lib.cli.bench_embedding_cache [--config mini] [--steps 25] [--warmup 5] [--n-embed 64]
 
 Trains a few steps of each (tracking off, nothing kept) and prints throughputs and ratios; the same
 measurement as the efficiency notebook (`mats_lib.study.efficiency`). Steps before --warmup are not timed.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mats_lib.study.efficiency import training_costs
+from ..study.efficiency import training_costs
 
 
 def main() -> None:

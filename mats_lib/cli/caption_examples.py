@@ -1,7 +1,7 @@
 """Feed a trained model the *text* embedding of held-out captions and print what it regenerates.
 
-    python scripts/caption_examples.py build/runs/mini-text-tagclap-seed0 [--n 5]
-    python scripts/caption_examples.py --config mini --encoder tagclap --seed 0      # the preset's text-only run
+    python -m mats_lib.cli.caption_examples build/runs/mini-text-tagclap-seed0 [--n 5]
+    python -m mats_lib.cli.caption_examples --config mini --encoder tagclap --seed 0      # the preset's text-only run
     ... --out reports/mini/caption_examples.md                                        # also keep the table
 
 Held-out captions are eval-scene captions, which the zero-shot filter keeps out of the training corpus.
@@ -14,11 +14,11 @@ import json
 
 import torch
 
-from mats_lib.runs import finished_run, load_run, run_config
-from mats_lib.encoders import encoder_from_config
-from mats_lib.inference import Decoding, generate
-from mats_lib.paths import data_dir, report_path
-from mats_lib.provenance import write_atomic
+from ..runs import finished_run, load_run, run_config
+from ..encoders import encoder_from_config
+from ..inference import Decoding, generate
+from ..paths import data_dir, report_path
+from ..provenance import write_atomic
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The transfer table: raw / noise / memory / Santa (+ test_noise, mean_shift) and MATS-Audio, per encoder, over training seeds.
 
-    python scripts/transfer_table.py --config mini --encoders tagclap miniclap --seeds 0 1 2   # `make transfer-table`
+    python -m mats_lib.cli.transfer_table --config mini --encoders tagclap miniclap --seeds 0 1 2   # `make transfer-table`
 
 Needs the run matrix (`make runs`); a missing run is an error naming its make target, unless
 --allow-missing (its conditions are then reported as "not run"). Evaluation parts are keyed and cached under
@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from mats_lib.analysis.readme_blocks import update_readme
-from mats_lib.analysis.transfer_table import CONDITIONS, README_BEGIN, README_END, build, readme_block, to_markdown
-from mats_lib.paths import REPO_ROOT
-from mats_lib.provenance import provenance, write_atomic, write_json_atomic
-from mats_lib.tracking import EvalTracker
+from ..analysis.readme_blocks import update_readme
+from ..analysis.transfer_table import CONDITIONS, README_BEGIN, README_END, build, readme_block, to_markdown
+from ..paths import REPO_ROOT
+from ..provenance import provenance, write_atomic, write_json_atomic
+from ..tracking import EvalTracker
 
 
 def tracker_for(run, settings):
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--update-readme", action="store_true", help="rewrite the README's transfer-table block")
     parser.add_argument("--no-tracking", action="store_true")
     args = parser.parse_args()
-    command = (f"python scripts/transfer_table.py --config {args.config} --encoders {' '.join(args.encoders)} "
+    command = (f"python -m mats_lib.cli.transfer_table --config {args.config} --encoders {' '.join(args.encoders)} "
                f"--seeds {' '.join(map(str, args.seeds))} --conditions {' '.join(args.conditions)}"
                + (" --allow-missing" if args.allow_missing else ""))
     table = build(args.config, args.encoders, args.seeds, args.conditions, command=command,

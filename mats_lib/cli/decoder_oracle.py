@@ -1,6 +1,6 @@
 """Decoder oracle: classification accuracy when the model is fed the text embedding of the true label.
 
-    python scripts/decoder_oracle.py build/runs/mini-text-tagclap-seed0 [--max-items 64]
+    python -m mats_lib.cli.decoder_oracle build/runs/mini-text-tagclap-seed0 [--max-items 64]
 
 Separates the two ways a text-only model can fail on audio: the decoder (it cannot name the class even
 from its own modality) and the transfer (it can, but not from audio). For each classification task of
@@ -15,16 +15,16 @@ import json
 
 import torch
 
-from mats_lib.config import resolve_path
-from mats_lib.data.records import load_eval_records
-from mats_lib.data.tasks import get_task
-from mats_lib.encoders import encoder_from_config
-from mats_lib.evaluation import eval_subset, scorer_encoder
-from mats_lib.inference import Decoding, generate
-from mats_lib.metrics import accuracy_items, postprocess
-from mats_lib.noise import noisy_unit
-from mats_lib.seed import derive_seed
-from mats_lib.runs import load_run
+from ..config import resolve_path
+from ..data.records import load_eval_records
+from ..data.tasks import get_task
+from ..encoders import encoder_from_config
+from ..evaluation import eval_subset, scorer_encoder
+from ..inference import Decoding, generate
+from ..metrics import accuracy_items, postprocess
+from ..noise import noisy_unit
+from ..seed import derive_seed
+from ..runs import load_run
 
 INPUTS = ("text", "text+noise", "raw")
 

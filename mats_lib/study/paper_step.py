@@ -3,17 +3,14 @@ stand beside: MATS with a frozen LLM of the paper's architecture (Vicuna-7B v1.5
 time depends on shapes, not values), LoRA on its attention projections, the transformer mapper with its 40-token
 prefix, the GPU's half precision, the preset's batch and accumulation, on prompts and answers of a training corpus.
 
-    python -m mats_lib.analysis.paper_step --corpus build/data/audiotia_mini/sources.json --steps 5
-    python -m mats_lib.analysis.paper_step --corpus build/data/audiotia_mini/sources.json --steps 0   # estimates only
+    python -m mats_lib.study.paper_step --corpus build/data/audiotia_mini/sources.json --steps 5
+    python -m mats_lib.study.paper_step --corpus build/data/audiotia_mini/sources.json --steps 0   # estimates only
 
 Stand-ins, stated in the output: the tokenizer is SmolLM2's (the embedding table is sized to it, 49152 rows instead
 of Vicuna's 32000: about 1% more work per token), and the corpus gives the answer lengths."""
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,7 +20,6 @@ from ..config import load_config
 from ..data.sampling import SourceSampler
 from ..model import MATS, resolve_device, resolve_dtype
 from ..seed import seed_everything
-from ..train import parse_overrides
 from ..batches import load_sources, make_optimizer, training_batch
 
 # Shapes from each model's published config.json.
@@ -136,23 +132,7 @@ def measure(architecture: str, corpus: str, *, steps: int = 5, warmup: int = 2, 
     return out
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--architecture", choices=sorted(ARCHITECTURES), default="vicuna-7b")
-    parser.add_argument("--corpus", required=True, help="sources.json of a training corpus (AudioTIA layout)")
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="paper preset overrides")
-    parser.add_argument("--out", type=Path, help="write the result here (JSON)")
-    args = parser.parse_args(argv)
-    overrides = parse_overrides(args.set)
-    result = measure(args.architecture, args.corpus, steps=args.steps, warmup=args.warmup, overrides=overrides)
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    return result
+if __name__ == "__main__":  # the command lives in mats_lib.cli.paper_step
+    from ..cli.paper_step import main
 
-
-if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """Zero-shot figures of a CLAP-role encoder on the packaged real audio.
 
-    python scripts/encoder_report.py [--encoder tagclap] [--out reports/encoder_report.json]
+    python -m mats_lib.cli.encoder_report [--encoder tagclap] [--out reports/encoder_report.json]
 
 - animals: the 10 packaged animal clips classified against "the sound of a <name>" (chance 1/10);
 - OpenSFX: text->audio retrieval, each of the 71 effect titles querying the 71 clips (chance R@1 = 1/71).
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mats_lib.assets import list_source_clips
-from mats_lib.encoders import create_encoder
-from mats_lib.retrieval import recall_at_k, zero_shot_predictions
-from mats_lib.seed import seed_everything
+from ..assets import list_source_clips
+from ..encoders import create_encoder
+from ..retrieval import recall_at_k, zero_shot_predictions
+from ..seed import seed_everything
 
 
 def opensfx_title(raw_name: str) -> str:

@@ -1,6 +1,6 @@
 """Speed of inference: batched vs one-by-one generation, Santa's share of the cost, k-means vs exact retrieval.
 
-    python scripts/bench_inference.py build/runs/mini-text-tagclap-seed0 [--n 32] [--batch 16]
+    python -m mats_lib.cli.bench_inference build/runs/mini-text-tagclap-seed0 [--n 32] [--batch 16]
 
 Prints throughputs and ratios (no assertion: speed goals are read, not tested); the same measurement as the
 efficiency notebook (`mats_lib.study.efficiency.inference_costs`).
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mats_lib.study.efficiency import inference_costs
+from ..study.efficiency import inference_costs
 
 
 def main() -> None:
