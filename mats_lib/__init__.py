@@ -13,6 +13,7 @@ The library
     inference       batched generation from embeddings
     evaluation      the evaluation runner: keyed parts per run, transfer, task and seed
     modality_offset the mean text-minus-audio offset (the mean_shift transfer)
+    prompts         the texts embedded about a label (label caption, zero-shot prompt), one place each
     baselines       constant answer, question-only prior, constant caption
     metrics         classification, QA and caption metrics
     retrieval       zero-shot and retrieval metrics of an encoder
@@ -20,7 +21,7 @@ The library
     audio           audio loading: any rate, any channels, checked
     seed            one seed to every random source
     encoders/       the CLAP role: tagclap, miniclap (its heads, pairs and gate), the paper's CLAPs, the cache
-    data/           MiniAudio and AudioTIA-mini: building, records, tasks, labels, sampling
+    data/           MiniAudio and AudioTIA-mini: building, records, sources (corpus, audio records), tasks, sampling
     benchmarks/     the paper's benchmarks read from their published layouts
     tracking        MLflow (the only module that imports it)
 Keys, paths and plumbing

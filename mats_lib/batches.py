@@ -6,14 +6,13 @@ the pre-flight's token estimate (``check``), C8's efficiency and the paper-step 
 """
 from __future__ import annotations
 
-import json
 import math
 
 import torch
 
-from .config import Config, ConfigError, resolve_path
-from .data.records import load_eval_records, load_train_records
+from .config import Config, ConfigError
 from .data.tasks import get_task
+from .data.sources import audio_records, corpus_manifest, corpus_records
 from .model import MATS, build_prompt_batch
 
 
@@ -22,17 +21,12 @@ def load_sources(cfg: Config) -> tuple[dict[str, list[dict]], dict[str, float]]:
     limit = cfg.data.max_records_per_source
     sources, ratios = {}, {}
     if cfg.data.modality == "text":
-        manifest_path = resolve_path(cfg.data.corpus, "data.corpus")
-        manifest = json.loads(manifest_path.read_text())
-        for name, info in sorted(manifest.items()):
-            records, _ = load_train_records(manifest_path.parent / info["file"])
-            sources[name], ratios[name] = records[:limit] if limit else records, float(info["ratio"])
+        _, manifest = corpus_manifest(cfg)
+        for name, records in corpus_records(cfg).items():
+            sources[name], ratios[name] = records[:limit] if limit else records, float(manifest[name]["ratio"])
     else:
-        folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-        root = resolve_path(cfg.data.audio_root, "data.audio_root")
-        for path in sorted(folder.glob("*.jsonl")):
-            records, _ = load_eval_records(path, root)
-            sources[path.stem], ratios[path.stem] = records[:limit] if limit else records, 1.0
+        for name, records in audio_records(cfg).items():
+            sources[name], ratios[name] = records[:limit] if limit else records, 1.0
     if not sources:
         raise ConfigError(f"no training records found for modality {cfg.data.modality!r}")
     return sources, ratios

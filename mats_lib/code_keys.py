@@ -45,7 +45,7 @@ MODULE_STATEMENTS = "<module statements>"
 PLUMBING_MODULES = (
     "code_keys.py", "provenance.py", "paths.py", "config.py", "tracking.py", "checkpoints.py", "steps.py",
     "study/*.py", "train.py", "evaluate.py", "check.py", "assets.py", "analysis/*.py", "encoders/cache.py",
-    "encoders/miniclap/study.py", "encoders/miniclap/frontier.py", "data/build.py", "__init__.py",
+    "encoders/miniclap/study.py", "encoders/miniclap/frontier.py", "cli/*.py", "__init__.py",
 )
 # Definitions inside numeric modules that cannot change a number: where runs and checkpoints are named, keyed,
 # found and saved (runs.py, all but load_run, which builds the model), how a process joins its group, errors.
@@ -56,7 +56,7 @@ PLUMBING = frozenset({
     "latest_checkpoint", "set_aside", "check_run_key", "save_checkpoint", "find_checkpoint", "checkpoint_config",
     "noise_variance_of", "LoadedRun",
     "_distributed", "TrainResult", "ZeroShotError", "EncoderMismatchError", "StalePartError", "CheckpointError",
-    "default_heads_path", "git_revision", "file_sha256", "main",
+    "default_heads_path", "main",
 })
 
 # Every result that uses an encoder carries its fingerprint, which holds the code key of the backend's class
@@ -79,6 +79,8 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
                   "question_prior_items"),
     # MiniCLAP's heads file (its bytes enter the miniclap encoder's fingerprint)
     "miniclap_heads": ("build_heads",),
+    # MiniAudio and AudioTIA-mini under build/data (rebuilt when this key changes; runs hash the built files)
+    "data": ("build_all",),
 }
 
 

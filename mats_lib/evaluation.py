@@ -26,9 +26,10 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .checkpoints import CheckpointError, read_safetensors
-from .config import Config, resolve_path
+from .config import Config, SantaConfig, resolve_path
 from .data.audiotia import normalise, signature
-from .data.records import load_eval_records, load_train_records
+from .data.records import load_eval_records
+from .data.sources import audio_records, corpus_records
 from .data.tasks import get_task
 from .encoders import create_encoder, encoder_from_config
 from .inference import generate
@@ -39,7 +40,7 @@ from .paths import cache_dir
 from .code_keys import code_key
 from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_json_atomic
 from .runs import check_run_key, load_run, read_key, training_key
-from .santa import TRANSFERS, STOCHASTIC_TRANSFERS, MemoryBank, SantaSettings, apply_transfer, build_memory_bank, subsample_memory
+from .santa import TRANSFERS, STOCHASTIC_TRANSFERS, MemoryBank, apply_transfer, build_memory_bank, subsample_memory
 from .seed import derive_seed
 
 
@@ -60,25 +61,16 @@ def training_texts(cfg: Config) -> list[str]:
     """The texts a run was trained on: corpus captions (text) or the audio records' answers (MATS-Audio)."""
     texts = []
     if cfg.data.modality == "text":
-        manifest_path = resolve_path(cfg.data.corpus, "data.corpus")
-        for info in json.loads(manifest_path.read_text()).values():
-            records = load_train_records(manifest_path.parent / info["file"])[0]
+        for records in corpus_records(cfg).values():
             texts += [r["caption"] for r in records] + [r["output"] for r in records if get_task(r["task"]).kind == "caption"]
     else:
-        folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-        root = resolve_path(cfg.data.audio_root, "data.audio_root")
-        for path in sorted(folder.glob("*.jsonl")):
-            texts += [r["output"] for r in load_eval_records(path, root)[0]]
+        texts = [r["output"] for records in audio_records(cfg).values() for r in records]
     return sorted(set(texts))
 
 
 def corpus_captions(cfg: Config) -> list[str]:
     """The distinct caption fields of the text corpus: what Santa's memory draws from."""
-    manifest_path = resolve_path(cfg.data.corpus, "data.corpus")
-    captions = []
-    for info in json.loads(manifest_path.read_text()).values():
-        captions += [r["caption"] for r in load_train_records(manifest_path.parent / info["file"])[0]]
-    return sorted(set(captions))
+    return sorted({r["caption"] for records in corpus_records(cfg).values() for r in records})
 
 
 def zero_shot_guard(records: list[dict], train_texts: list[str], task: str) -> None:
@@ -100,12 +92,12 @@ def check_encoder(run_cfg: Config, settings: Config) -> None:
 
 
 # ------------------------------------------------------------------------------------------ Santa's memory
-def memory_size(santa: SantaSettings, n_texts: int) -> int:
+def memory_size(santa: SantaConfig, n_texts: int) -> int:
     size = round(santa.memory_fraction * n_texts) if santa.memory_fraction is not None else santa.memory_size
     return max(1, min(size, n_texts))
 
 
-def memory_bank(encoder, texts: list[str], settings: SantaSettings, seed: int) -> MemoryBank:
+def memory_bank(encoder, texts: list[str], settings: SantaConfig, seed: int) -> MemoryBank:
     """Santa's memory: M seeded training texts, k-means'd once and cached (atomically) beside the embeddings."""
     size = memory_size(settings, len(texts))
     key = settings_key({"encoder": encoder.fingerprint(), "texts": settings_key(texts), "m": size,
@@ -225,12 +217,11 @@ def score_part(task: str, rows: list[dict], labels: dict, scorer, settings: Conf
 
 
 # ------------------------------------------------------------------------------------------ keys
-def resolved_santa(settings: Config, run_noise_variance: float) -> SantaSettings:
+def resolved_santa(settings: Config, run_noise_variance: float) -> SantaConfig:
     """The Santa settings a part uses: an explicit noise variance (0 included) is kept; null is the run's own."""
-    values = asdict(settings.santa)
-    if values["noise_variance"] is None:
-        values["noise_variance"] = float(run_noise_variance)
-    return SantaSettings(**values)
+    if settings.santa.noise_variance is not None:
+        return settings.santa
+    return replace(settings.santa, noise_variance=float(run_noise_variance))
 
 
 def evaluation_platform(run_cfg: Config) -> dict:
@@ -242,7 +233,7 @@ def evaluation_platform(run_cfg: Config) -> dict:
 
 
 def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str, run_key: str, encoder_fp: str,
-                data_sha: str, santa: SantaSettings, settings: Config, platform: dict | None = None,
+                data_sha: str, santa: SantaConfig, settings: Config, platform: dict | None = None,
                 offset: dict | None = None, scorer_fp: str | None = None) -> dict:
     """Everything that makes one part's numbers; its hash is the part's key. ``offset``: the mean_shift
     transfer's offset statistics (its hash included); ``scorer_fp``: the scorer encoder's fingerprint (its code
@@ -375,7 +366,7 @@ def _evaluate_part(model, records, table, bank, offset, santa, transfer, task, s
     return metrics
 
 
-def _flat_settings(settings: Config, santa: SantaSettings) -> dict:
+def _flat_settings(settings: Config, santa: SantaConfig) -> dict:
     """santa.* (as resolved), eval.* and decoding.*: what the MLflow compare view lines parts up by."""
     flat = {k: v for k, v in settings.flat().items() if k.split(".")[0] in ("eval", "decoding")}
     flat.update({f"santa.{k}": v for k, v in asdict(santa).items()})

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import Config, ConfigError, resolve_path
-from .data.labels import noun_phrase
-from .data.records import load_eval_records
+from .data.sources import audio_records
+from .prompts import label_caption
 
 
 def noisy_unit(x: torch.Tensor, variance: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -45,14 +45,11 @@ def calibration_pairs(cfg: Config, encoder, needed_by: str) -> tuple[np.ndarray,
     Mixtures would measure the encoder's trouble with overlapping sounds as well as the modality gap, and give a
     noise that drowns the text."""
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
-    folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-    pairs = []
-    for path in sorted(folder.glob("cls_*.jsonl")):
-        pairs += load_eval_records(path, root)[0]
+    pairs = [r for records in audio_records(cfg, "cls_*.jsonl").values() for r in records]
     if not pairs:
-        raise ConfigError(f"{needed_by} needs labelled audio-train clips (cls_*.jsonl) in {folder}")
+        raise ConfigError(f"{needed_by} needs labelled audio-train clips (cls_*.jsonl) in {cfg.data.audio_records}")
     audio = encoder.embed_audio([root / r["audio_id"] for r in pairs])
-    text = encoder.embed_text([f"The sound of {noun_phrase(r['output'])}." for r in pairs])
+    text = encoder.embed_text([label_caption(r["output"]) for r in pairs])
     return audio, text
 
 

@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 
 from .checkpoints import load_torch_state
 from .config import INFERENCE_SECTIONS, Config, config_from_dict, config_with_overrides, load_config, resolve_path
+from .data.sources import audio_record_files, corpus_files, corpus_manifest
 from .code_keys import changed_definitions, code_key, code_manifest
 from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_atomic, write_json_atomic
 from .paths import project_path
@@ -116,12 +117,10 @@ def data_fingerprint(cfg: Config) -> str:
     (it holds the hash of every clip)."""
     files: list[tuple[str, Path]] = []  # (role/name, path): a clean clone elsewhere gets the same key
     if cfg.data.modality == "text":
-        manifest = resolve_path(cfg.data.corpus, "data.corpus")
-        files += [("corpus/manifest", manifest)] + [(f"corpus/{info['file']}", manifest.parent / info["file"])
-                                                   for _, info in sorted(json.loads(manifest.read_text()).items())]
+        manifest, _ = corpus_manifest(cfg)
+        files += [("corpus/manifest", manifest)] + [(f"corpus/{p.name}", p) for p in corpus_files(cfg).values()]
     if cfg.data.modality == "audio" or cfg.data.noise_variance == "auto":
-        folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-        files += [(f"audio_records/{p.name}", p) for p in sorted(folder.glob("*.jsonl"))]
+        files += [(f"audio_records/{p.name}", p) for p in audio_record_files(cfg)]
         built = resolve_path(cfg.data.audio_root, "data.audio_root").parent / "manifest.json"
         if built.exists():
             files.append(("data_build_manifest", built))

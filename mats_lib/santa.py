@@ -19,25 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import SantaConfig
 from .noise import noisy_unit
-
-
-@dataclass(frozen=True)
-class SantaSettings:
-    """The ``santa`` section of the config with its noise variance resolved (see config.SantaConfig)."""
-
-    memory_size: int = 5172  # M: 0.1% of AudioTIA-5M, drawn at random [cfg]; capped at the corpus size
-    memory_fraction: float | None = None  # when set, M = round(fraction x distinct corpus captions)
-    clusters: int = 100  # K [cfg]
-    lloyd_iterations: int = 10  # [cfg]
-    retrieved: int = 32  # L [cfg]
-    temperature: float = 10.0  # multiplies the scores inside the softmax [cfg]
-    lam: float = 0.3  # lambda: weight of the retrieved text [cfg]
-    noise_variance: float = 0.015  # on the retrieved texts [cfg]
-    # Quirks of the authors' release, each a switch (defaults follow the paper's stated intent):
-    normalize_first: bool = True  # False: mix the un-normalised a with unit-norm t, as released
-    retrieval: str = "kmeans"  # "exact": the l nearest over the whole memory instead of one cluster
-    duplicating_subsample: bool = False  # True: the release's shuffle that duplicates some rows, drops others
 
 
 @dataclass
@@ -145,13 +128,17 @@ def mix_with_memory(a: torch.Tensor, bank: MemoryBank, *, count: int, temperatur
     return (1 - lam) * base + lam * t
 
 
-def santa(a: torch.Tensor, bank: MemoryBank, settings: SantaSettings, generator: torch.Generator) -> torch.Tensor:
+def santa(a: torch.Tensor, bank: MemoryBank, settings: SantaConfig, generator: torch.Generator) -> torch.Tensor:
+    """Santa (the config's ``santa`` section; its noise variance resolved: the run's own when it is null)."""
+    if settings.noise_variance is None:
+        raise ValueError("santa.noise_variance is null: resolve it to the run's noise variance first "
+                         "(evaluation.resolved_santa)")
     return mix_with_memory(a, bank, count=settings.retrieved, temperature=settings.temperature, lam=settings.lam,
                            noise_variance=settings.noise_variance, exact=settings.retrieval == "exact",
                            normalize_first=settings.normalize_first, generator=generator)
 
 
-def memory(a: torch.Tensor, bank: MemoryBank, settings: SantaSettings) -> torch.Tensor:
+def memory(a: torch.Tensor, bank: MemoryBank, settings: SantaConfig) -> torch.Tensor:
     """DRCap's projection: softmax-weighted nearest texts over the whole memory, lambda 1, no noise."""
     return mix_with_memory(a, bank, count=settings.retrieved, temperature=settings.temperature, lam=1.0,
                            noise_variance=0.0, exact=True, normalize_first=True, generator=None)
@@ -167,11 +154,13 @@ TRANSFERS = ("plain", "test_noise", "memory", "santa", "mean_shift")
 STOCHASTIC_TRANSFERS = ("test_noise", "santa")  # they draw noise: evaluated once per evaluation seed
 
 
-def apply_transfer(name: str, a: torch.Tensor, *, bank: MemoryBank | None, settings: SantaSettings,
+def apply_transfer(name: str, a: torch.Tensor, *, bank: MemoryBank | None, settings: SantaConfig,
                    generator: torch.Generator, offset: torch.Tensor | None = None) -> torch.Tensor:
     if name == "plain":
         return plain(a)
     if name == "test_noise":
+        if settings.noise_variance is None:
+            raise ValueError("santa.noise_variance is null: resolve it to the run's noise variance first")
         return test_noise(a, settings.noise_variance, generator)
     if name == "mean_shift":
         if offset is None:

@@ -104,9 +104,9 @@ def test_an_edited_constant_changes_the_keys_of_what_it_computes_and_only_those(
     assert after["TagClap"] != before["TagClap"] and after["MiniClap"] != before["MiniClap"]
     assert after["MSClap"] == before["MSClap"]
 
-    default_edit = package_copy(tmp_path / "default")
-    edit(default_edit / "santa.py", "lam: float = 0.3", "lam: float = 0.4")
-    assert code_key("evaluation", default_edit) != before["evaluation"]
+    constant_edit = package_copy(tmp_path / "constant")  # a module-level constant
+    edit(constant_edit / "santa.py", 'STOCHASTIC_TRANSFERS = ("test_noise", "santa")', 'STOCHASTIC_TRANSFERS = ("santa",)')
+    assert code_key("evaluation", constant_edit) != before["evaluation"]
 
 
 def test_a_rename_changes_the_key(tmp_path):

@@ -170,10 +170,10 @@ MEMORY = """
     from mats_lib.config import load_config
     from mats_lib.encoders import create_encoder
     from mats_lib.evaluation import corpus_captions, memory_bank
-    from mats_lib.santa import SantaSettings
+    from mats_lib.config import SantaConfig
     texts = corpus_captions(load_config("mini"))
     bank = memory_bank(create_encoder("tagclap", progress=False), texts,
-                       SantaSettings(memory_size=3000, clusters=64, lloyd_iterations=30), seed=0)
+                       SantaConfig(memory_size=3000, clusters=64, lloyd_iterations=30, noise_variance=0.015), seed=0)
     np.save(sys.argv[1], bank.centroids.numpy())
 """
 

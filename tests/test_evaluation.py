@@ -13,7 +13,7 @@ from mats_lib.inference import Decoding, generate
 from mats_lib.runs import evaluation_config, load_run
 from mats_lib.provenance import settings_key
 from mats_lib.runs import StaleRunError
-from mats_lib.santa import SantaSettings
+from mats_lib.config import SantaConfig
 
 TASKS = ["cls_animals", "caption_scenes", "qa_scenes"]
 
@@ -86,10 +86,10 @@ def test_mean_shift_is_a_transfer_keyed_by_its_offset(tiny_run, tmp_path):
 
 def test_each_input_of_the_key_changes_it():
     cfg = load_config("smoke")
-    base = dict(checkpoint_sha="c", run_key="r", encoder_fp="e", data_sha="d", santa=SantaSettings(), settings=cfg)
+    base = dict(checkpoint_sha="c", run_key="r", encoder_fp="e", data_sha="d", santa=SantaConfig(noise_variance=0.015), settings=cfg)
     key = settings_key(part_inputs("santa", "cls_animals", 0, **base))
     variants = [
-        part_inputs("santa", "cls_animals", 0, **{**base, "santa": replace(SantaSettings(), lam=0.5)}),
+        part_inputs("santa", "cls_animals", 0, **{**base, "santa": replace(SantaConfig(noise_variance=0.015), lam=0.5)}),
         part_inputs("santa", "cls_animals", 0, **{**base, "settings": replace(cfg, decoding=replace(cfg.decoding, num_beams=4))}),
         part_inputs("santa", "cls_animals", 0, **{**base, "settings": replace(cfg, eval=replace(cfg.eval, max_items=7))}),
         part_inputs("santa", "cls_animals", 0, **{**base, "settings": replace(cfg, eval=replace(cfg.eval, subset_seed=3))}),
@@ -107,14 +107,14 @@ def test_each_input_of_the_key_changes_it():
     assert key not in keys and len(set(keys)) == len(keys)
     # a deterministic transfer does not depend on the evaluation seed or Santa's lambda
     plain = settings_key(part_inputs("plain", "cls_animals", 0, **base))
-    assert plain == settings_key(part_inputs("plain", "cls_animals", 1, **{**base, "santa": replace(SantaSettings(), lam=0.9)}))
+    assert plain == settings_key(part_inputs("plain", "cls_animals", 1, **{**base, "santa": replace(SantaConfig(noise_variance=0.015), lam=0.9)}))
 
 
 def test_code_changes_change_the_key(monkeypatch):
     import mats_lib.evaluation as evaluation
 
     cfg = load_config("smoke")
-    base = dict(checkpoint_sha="c", run_key="r", encoder_fp="e", data_sha="d", santa=SantaSettings(), settings=cfg)
+    base = dict(checkpoint_sha="c", run_key="r", encoder_fp="e", data_sha="d", santa=SantaConfig(noise_variance=0.015), settings=cfg)
     before = settings_key(part_inputs("plain", "cls_animals", 0, **base))
     monkeypatch.setattr(evaluation, "code_key", lambda component: "edited")
     assert settings_key(part_inputs("plain", "cls_animals", 0, **base)) != before
@@ -194,10 +194,10 @@ def test_evaluation_cli_logs_one_nested_run_per_part_with_its_settings(tiny_run,
 def test_memory_size_as_count_or_fraction():
     from mats_lib.evaluation import memory_size
 
-    assert memory_size(SantaSettings(memory_size=5172), 60_000) == 5172
-    assert memory_size(SantaSettings(memory_size=5172), 1000) == 1000  # capped at the corpus
-    assert memory_size(SantaSettings(memory_fraction=0.001), 5_200_000) == 5200  # the paper's 0.1%
-    assert memory_size(SantaSettings(memory_fraction=0.001), 100) == 1
+    assert memory_size(SantaConfig(memory_size=5172, noise_variance=0.015), 60_000) == 5172
+    assert memory_size(SantaConfig(memory_size=5172, noise_variance=0.015), 1000) == 1000  # capped at the corpus
+    assert memory_size(SantaConfig(memory_fraction=0.001, noise_variance=0.015), 5_200_000) == 5200  # the paper's 0.1%
+    assert memory_size(SantaConfig(memory_fraction=0.001, noise_variance=0.015), 100) == 1
 
 
 def test_release_mix_uses_the_raw_audio_scale(tmp_cache):

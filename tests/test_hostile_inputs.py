@@ -85,11 +85,11 @@ def test_heads_files_that_are_not_miniclap_heads_are_refused(tmp_path):
 def test_a_memory_bank_of_another_encoder_is_refused(tmp_cache):
     from mats_lib.encoders import create_encoder
     from mats_lib.evaluation import memory_bank
-    from mats_lib.santa import SantaSettings
+    from mats_lib.config import SantaConfig
 
     encoder = create_encoder("tagclap", progress=False)
     texts = [f"a dog barks {i} times" for i in range(12)]
-    settings = SantaSettings(memory_size=12, clusters=3, lloyd_iterations=2)
+    settings = SantaConfig(memory_size=12, clusters=3, lloyd_iterations=2, noise_variance=0.015)
     bank = memory_bank(encoder, texts, settings, seed=0)
     (path,) = tmp_cache.glob("memory-tagclap-*.safetensors")
     assert torch.equal(memory_bank(encoder, texts, settings, seed=0).memory, bank.memory)  # cached, reused

@@ -10,7 +10,8 @@ from mats_lib.assets import AssetMissingError, list_source_clips
 from mats_lib.encoders import create_encoder
 from mats_lib.encoders.miniclap.encoder import FrozenTowers, embed_features, embed_unit_text
 from mats_lib.encoders.miniclap.heads import (FEATURE_DIM, TAG_DIM, HeadsConfig, MiniClapHeads, contrastive_loss,
-                                              ensemble, file_sha256, load_heads, pool_features, save_heads)
+                                              ensemble, load_heads, pool_features, save_heads)
+from mats_lib.provenance import file_sha256
 from mats_lib.encoders.miniclap.pairs import AudioItems, label_groups, training_items
 from mats_lib.encoders.miniclap.training import TextTable, TrainSettings, train_heads
 from mats_lib.paths import data_dir

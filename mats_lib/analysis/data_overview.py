@@ -8,7 +8,8 @@ import json
 import numpy as np
 
 from ..config import Config, resolve_path
-from ..data.labels import noun_phrase
+from ..data.sources import corpus_manifest
+from ..prompts import zero_shot_prompt
 from ..data.records import load_eval_records
 from ..data.tasks import get_task
 from ..encoders import encoder_from_config
@@ -34,7 +35,7 @@ def label_sets(cfg: Config) -> list[dict]:
 
 def corpus_sources(cfg: Config) -> list[dict]:
     """Per source of the text-only corpus: records, sampling ratio, the share of training steps it gets."""
-    manifest = json.loads(resolve_path(cfg.data.corpus, "data.corpus").read_text())
+    _, manifest = corpus_manifest(cfg)
     total = sum(float(info["ratio"]) for info in manifest.values())
     return [{"source": name, "task": info["task"], "tag": get_task(info["task"]).tag, "records": int(info["records"]),
              "ratio": float(info["ratio"]), "share_of_steps": float(info["ratio"]) / total}
@@ -60,7 +61,7 @@ def zero_shot(cfg: Config, progress: bool = False) -> list[dict]:
     for task in sorted(t for t in labels if get_task(t).kind == "classification"):
         records = load_eval_records(root / "eval" / f"{task}.jsonl", root)[0]
         names = labels[task]["labels"]
-        correct = zero_shot_correct(encoder, root, records, names, [f"the sound of {noun_phrase(n)}" for n in names])
+        correct = zero_shot_correct(encoder, root, records, names, [zero_shot_prompt(n) for n in names])
         refs = [r["output"] for r in records]
         rows.append({"task": task, "encoder": cfg.encoder.name, "n": len(records), "accuracy": float(correct.mean()),
                      "balanced_accuracy": balanced_accuracy(correct, refs), "balanced_chance": 1 / len(set(refs))})

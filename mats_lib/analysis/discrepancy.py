@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Config, resolve_path
-from ..data.labels import noun_phrase
+from ..prompts import label_caption
 from ..data.tasks import get_task
 from ..encoders import encoder_from_config
 from ..evaluation import corpus_captions, evaluate_run, memory_bank, resolved_santa, scorer_encoder, task_records
@@ -140,7 +140,7 @@ def text_risk(run: Path, cfg: Config, noise_variance: float, seed: int = 0) -> f
     for task in (t for t in cfg.eval.tasks if get_task(t).kind == "classification"):
         records = task_records(root, task, cfg)
         refs = [r["output"] for r in records]
-        text = torch.from_numpy(encoder.embed_text([f"The sound of {noun_phrase(x)}." for x in refs]))
+        text = torch.from_numpy(encoder.embed_text([label_caption(x) for x in refs]))
         inputs = noisy_unit(text, noise_variance, torch.Generator().manual_seed(derive_seed(seed, f"text_risk/{task}")))
         decoding = replace(cfg.decoding, max_new_tokens=cfg.decoding.max_tokens_for("classification"))
         answers = []

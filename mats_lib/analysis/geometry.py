@@ -30,11 +30,10 @@ from ..encoders import encoder_from_config
 from ..evaluation import corpus_captions, memory_bank, resolved_santa
 from ..modality_offset import modality_offset, offset_statistics
 from ..noise import noisy_unit
-from ..santa import apply_transfer
+from ..santa import TRANSFERS, apply_transfer
 from ..seed import derive_seed
 from .modality_gap import embed_pairs, training_noise_variance
 
-TRANSFERS = ("plain", "test_noise", "memory", "santa", "mean_shift")
 TOP_DIRECTIONS = 10
 
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Config, resolve_path
-from ..data.labels import noun_phrase
+from ..prompts import label_caption
 from ..data.records import load_eval_records
 from ..evaluation import corpus_captions, memory_bank, resolved_santa
 from ..noise import noisy_unit
@@ -35,7 +35,7 @@ STATISTICS = ("centroid_distance", "paired_cosine", "mmd2_rbf", "probe_accuracy"
 
 
 def paired_text(record: dict) -> str:
-    return record["output"] if record["task"] == "caption_scenes" else f"The sound of {noun_phrase(record['output'])}."
+    return record["output"] if record["task"] == "caption_scenes" else label_caption(record["output"])
 
 
 def embed_pairs(cfg: Config, encoder, n_pairs: int = 350, seed: int = 0) -> dict:

@@ -28,11 +28,12 @@ import numpy as np
 
 from ..baselines import (best_constant_caption, constant_answer_items, constant_caption_items, fit_question_prior,
                          question_prior_items)
-from ..config import Config, load_config, resolve_path
-from ..data.records import load_eval_records, load_train_records
+from ..config import Config, load_config
+from ..data.records import load_eval_records
 from ..data.tasks import get_task
 from ..evaluation import ZeroShotError, evaluate_run, items_root, task_records, training_texts, zero_shot_guard
 from ..paths import eval_dir
+from ..data.sources import corpus_records
 from ..runs import MissingRunError, finished_run, run_config
 from ..stats import TaskScores, bootstrap, paired_difference
 from .readme_blocks import replace_block
@@ -43,7 +44,7 @@ CONDITIONS = {"raw": ("nonoise", "plain"), "noise": ("text", "plain"), "memory":
 REFERENCE = "noise"
 # comparisons the claims need beyond "against noise": (a, b) -> a - b
 EXTRA_PAIRS = (("santa", "memory"), ("santa", "MATS-Audio"), ("noise", "raw"))
-KINDS = (("classification", "balanced accuracy"), ("caption", "CIDEr-D"), ("qa", "QA accuracy"))
+KINDS = {"classification": "balanced accuracy", "caption": "CIDEr-D", "qa": "QA accuracy"}  # kind: its metric
 ENCODER_SETTING = {"tagclap": "tagclap (YAMNet + MiniLM, training-free, 384-d)",
                    "miniclap": "miniclap (tagclap + contrastive heads trained on the audio-train split, 768-d)"}
 
@@ -99,7 +100,7 @@ def benchmark_setting(name: str, root: str | Path, allow_missing: bool = False) 
     from ..benchmarks import evaluation_overrides, get_benchmark
 
     bench = get_benchmark(name)
-    if bench.kind not in dict(KINDS):
+    if bench.kind not in KINDS:
         raise ValueError(f"{bench.name} is scored by {bench.metric}; this table compares classification, captioning "
                          f"and QA scores: evaluate it with `python -m mats_lib.evaluate RUN --benchmark {bench.name} "
                          f"--root {root}`")
@@ -165,12 +166,8 @@ def baseline_scores(cfg: Config, tasks: list[str], n_seeds: int) -> tuple[dict[s
 
 
 def _corpus_caption_outputs(cfg: Config) -> list[str]:
-    manifest = resolve_path(cfg.data.corpus, "data.corpus")
-    texts = []
-    for info in json.loads(manifest.read_text()).values():
-        records = load_train_records(manifest.parent / info["file"])[0]
-        texts += [r["output"] for r in records if get_task(r["task"]).kind == "caption"]
-    return texts
+    return [r["output"] for records in corpus_records(cfg).values() for r in records
+            if get_task(r["task"]).kind == "caption"]
 
 
 # ------------------------------------------------------------------------------------------ the table
@@ -183,18 +180,18 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
     results, refusals = evaluate_conditions(preset, encoder, seeds, conditions, overrides=overrides, **evaluate_kw)
     cfg = run_config(preset, encoder, seeds[0], "text", overrides)
     resamples = resamples or cfg.eval.bootstrap_resamples
-    tasks = [t for t in cfg.eval.tasks if get_task(t).kind in dict(KINDS)]
+    tasks = [t for t in cfg.eval.tasks if get_task(t).kind in KINDS]
     scores = {c: {t: task_scores(r, t) for t in tasks if t in r[seeds[0]]} for c, r in results.items()}
     constant, baseline_notes = baseline_scores(cfg, tasks, len(seeds))
     table: dict = {"encoder": encoder, "setting": ENCODER_SETTING.get(encoder, encoder), "seeds": seeds,
                    "conditions": {}, "baselines": {}, "per_task": {}, "differences": {}, "versus_constant": {},
                    "baseline_notes": baseline_notes, "refused": refusals}
-    for kind, _ in KINDS:
+    for kind in KINDS:
         if _by_kind(constant, kind):
             table["baselines"][kind] = bootstrap(_by_kind(constant, kind), resamples=resamples).as_dict()
     for condition, per_task in scores.items():
         cells = {kind: bootstrap(_by_kind(per_task, kind), resamples=resamples).as_dict()
-                 for kind, _ in KINDS if _by_kind(per_task, kind)}
+                 for kind in KINDS if _by_kind(per_task, kind)}
         accuracy = [np.mean([p["accuracy"] for p in results[condition][s][t]]) for t in per_task
                     if get_task(t).kind == "classification" for s in seeds]
         cells["classification_accuracy"] = float(np.mean(accuracy)) if accuracy else None
@@ -202,17 +199,17 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
         with_baseline = {t: s for t, s in per_task.items() if t in constant}  # a QA benchmark may have none
         table["versus_constant"][condition] = {
             kind: paired_difference(_by_kind(with_baseline, kind), _by_kind(constant, kind), resamples=resamples).as_dict()
-            for kind, _ in KINDS if _by_kind(with_baseline, kind)}
+            for kind in KINDS if _by_kind(with_baseline, kind)}
         if condition != REFERENCE and REFERENCE in scores:
             table["differences"][condition] = {
                 kind: paired_difference(_by_kind(per_task, kind), _by_kind(scores[REFERENCE], kind),
                                         resamples=resamples).as_dict()
-                for kind, _ in KINDS if _by_kind(per_task, kind)}
+                for kind in KINDS if _by_kind(per_task, kind)}
         table["per_task"][condition] = {t: float(np.mean([p["value"] for s in seeds for p in results[condition][s][t]]))
                                         for t in per_task}
     table["pairs"] = {f"{a} - {b}": {kind: paired_difference(_by_kind(scores[a], kind), _by_kind(scores[b], kind),
                                                              resamples=resamples).as_dict()
-                                     for kind, _ in KINDS if _by_kind(scores[a], kind) and _by_kind(scores[b], kind)}
+                                     for kind in KINDS if _by_kind(scores[a], kind) and _by_kind(scores[b], kind)}
                       for a, b in EXTRA_PAIRS if a in scores and b in scores}
     first = max(results.values(), key=lambda r: len(r[seeds[0]]), default=None)  # the most complete condition
     if first is not None:
@@ -351,13 +348,13 @@ def readme_markdown(table: dict) -> str:
     for encoder in table.get("encoder_order", list(table["encoders"])):  # JSON files sort their keys
         t = table["encoders"][encoder]
         lines += ["", f"### {t['setting']}", "",
-                  "| condition | " + " | ".join(f"{name} | vs {ref}" for _, name in KINDS) + " |",
+                  "| condition | " + " | ".join(f"{name} | vs {ref}" for name in KINDS.values()) + " |",
                   "|---|" + "---|---|" * len(KINDS)]
         for condition in table["conditions"]:
             c, d = t["conditions"].get(condition), t["differences"].get(condition) or {}
             refused = _refused_kinds(t, condition)
             cells = []
-            for kind, _ in KINDS:
+            for kind in KINDS:
                 if c is None:
                     cells += ["not run", ""]
                 elif kind in refused and not c.get(kind):
@@ -368,7 +365,7 @@ def readme_markdown(table: dict) -> str:
                     cells += [value, difference]
             lines.append(f"| {condition} | " + " | ".join(cells) + " |")
         b = t["baselines"]
-        cells = [cell for kind, _ in KINDS for cell in (f"{b[kind]['value']:.3f}" if b.get(kind) else "-", "")]
+        cells = [cell for kind in KINDS for cell in (f"{b[kind]['value']:.3f}" if b.get(kind) else "-", "")]
         lines.append("| constant answer / constant caption / question prior | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

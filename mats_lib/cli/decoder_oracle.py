@@ -18,6 +18,7 @@ import torch
 from ..config import resolve_path
 from ..data.records import load_eval_records
 from ..data.tasks import get_task
+from ..prompts import LABEL_CAPTION
 from ..encoders import encoder_from_config
 from ..evaluation import eval_subset, scorer_encoder
 from ..inference import Decoding, generate
@@ -48,7 +49,7 @@ def main() -> None:
         records, _ = load_eval_records(root / "eval" / f"{task}.jsonl", root)
         records = eval_subset(records, task, args.max_items, args.seed)
         references = [r["output"] for r in records]
-        text = torch.from_numpy(encoder.embed_text([f"The sound of {label}." for label in references]))
+        text = torch.from_numpy(encoder.embed_text([LABEL_CAPTION.format(label) for label in references]))
         inputs = {"text": text,
                   "text+noise": noisy_unit(text, variance, torch.Generator().manual_seed(derive_seed(args.seed, task))),
                   "raw": torch.from_numpy(encoder.embed_audio([root / r["audio_id"] for r in records]))}

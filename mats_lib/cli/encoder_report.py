@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..assets import list_source_clips
+from ..prompts import ANIMAL_PROMPT
 from ..encoders import create_encoder
 from ..retrieval import recall_at_k, zero_shot_predictions
 from ..seed import seed_everything
@@ -42,7 +43,7 @@ def main() -> None:
     animals = list_source_clips("animals")
     names = [c.path.stem for c in animals]
     predictions = zero_shot_predictions(encoder.embed_audio([c.path for c in animals]),
-                                        encoder.embed_text([f"the sound of a {n}" for n in names]))
+                                        encoder.embed_text([ANIMAL_PROMPT.format(n) for n in names]))
     animal_correct = int((predictions == np.arange(len(names))).sum())
 
     effects = list_source_clips("opensfx")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..encoders.miniclap.encoder import embed_features, embed_unit_text
 from ..encoders.miniclap.gate import balanced, loso_gate, within_label_set, zero_shot
-from ..encoders.miniclap.pairs import zero_shot_prompt
+from ..prompts import zero_shot_prompt
 from ..encoders.miniclap.study import describe, print_table, setup
 from ..encoders.miniclap.training import W_GRID, evaluate, train_heads
 from ..paths import report_path

@@ -14,7 +14,7 @@ from ..config import load_config
 
 
 def main() -> None:
-    from ..paths import REPO_ROOT
+    from ..paths import reports_dir
     from ..provenance import provenance, write_atomic, write_json_atomic
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,7 +27,7 @@ def main() -> None:
                + (f" --pairs {args.pairs}" if args.pairs != 350 else "") + (f" --seed {args.seed}" if args.seed else ""))
     tables = {e: encoder_geometry(load_config(args.preset, {"encoder.name": e, "seed": args.seed}), args.pairs,
                                   seed=args.seed) for e in args.encoders}
-    out = REPO_ROOT / "reports" / args.preset
+    out = reports_dir(args.preset)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     plot(tables).savefig(out / "figures" / "modality_geometry.png", dpi=120)
     markdown = to_markdown(tables, command)

@@ -13,7 +13,7 @@ import json
 
 from ..analysis.readme_blocks import update_readme
 from ..analysis.transfer_table import CONDITIONS, README_BEGIN, README_END, build, readme_block, to_markdown
-from ..paths import REPO_ROOT
+from ..paths import reports_dir
 from ..provenance import provenance, write_atomic, write_json_atomic
 from ..tracking import EvalTracker
 
@@ -40,7 +40,7 @@ def main() -> None:
     table = build(args.config, args.encoders, args.seeds, args.conditions, command=command,
                   allow_missing=args.allow_missing, tracker_factory=None if args.no_tracking else tracker_for)
     table["provenance"] = provenance()
-    out = REPO_ROOT / "reports" / args.config / "transfer_table"
+    out = reports_dir(args.config) / "transfer_table"
     write_json_atomic(out.with_suffix(".json"), table)
     markdown = to_markdown(table)
     write_atomic(out.with_suffix(".md"), markdown)

@@ -7,7 +7,6 @@ the seed and the code of this package is up to date and is not redone.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -17,18 +16,18 @@ from ..assets import list_source_clips
 from ..paths import data_dir
 from .audiotia import build_audiotia
 from .benchmark import BenchmarkConfig, build_benchmark
-from .io import sha256_file, write_json
+from ..provenance import file_sha256
+from .io import write_json
 from .synth import check_tools
 
 BENCHMARK_DIR, CORPUS_DIR = "miniaudio", "audiotia_mini"
 
 
 def code_version() -> str:
-    """Hash of this package's source: a code change invalidates built data."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
+    """The data code key (``code_keys``): an edit of the code that builds the data rebuilds it."""
+    from ..code_keys import code_key
+
+    return code_key("data")
 
 
 def _file_hashes(root: Path) -> dict[str, str]:
@@ -36,11 +35,11 @@ def _file_hashes(root: Path) -> dict[str, str]:
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if path.is_file() and rel.parts[1:2] != ("sources",) and rel.name != "manifest.json":
-            files[str(rel)] = sha256_file(path)
+            files[str(rel)] = file_sha256(path)
     clips = json.loads((root / BENCHMARK_DIR / "clips.json").read_text())
     for clip in clips:  # the real clips, reached through the sources/ link
         if clip["clip_id"].startswith("sources/"):
-            files[f"{BENCHMARK_DIR}/{clip['clip_id']}"] = sha256_file(root / BENCHMARK_DIR / clip["clip_id"])
+            files[f"{BENCHMARK_DIR}/{clip['clip_id']}"] = file_sha256(root / BENCHMARK_DIR / clip["clip_id"])
     return dict(sorted(files.items()))
 
 

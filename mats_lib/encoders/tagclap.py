@@ -12,6 +12,7 @@ import numpy as np
 from scipy.special import expit
 
 from .base import AudioTextEncoder, l2_normalize
+from ..prompts import ZERO_SHOT_PROMPT
 from .minilm import shared_minilm
 from .yamnet import SAMPLE_RATE, shared_yamnet
 
@@ -31,7 +32,7 @@ class TagClap(AudioTextEncoder):
     sample_rate = SAMPLE_RATE
     min_seconds = 0.96  # one YAMNet patch
 
-    def __init__(self, *, class_prompt: str = "the sound of {}", pooling: str = "mean",
+    def __init__(self, *, class_prompt: str = ZERO_SHOT_PROMPT, pooling: str = "mean",
                  max_seconds: float = 10.0, **kwargs):
         super().__init__(**kwargs)
         pool_patches(np.zeros((1, 1)), pooling)  # validate early

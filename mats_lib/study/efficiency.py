@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ..config import Config, load_config, resolve_path
-from ..data.records import load_eval_records
+from ..data.sources import audio_records
 from ..encoders import encoder_from_config
 from ..evaluation import corpus_captions, memory_bank, resolved_santa, task_records
 from ..inference import generate
@@ -90,8 +90,7 @@ def embedding_seconds(cfg: Config, modality: str, n: int) -> float:
         encoder.embed_text(items[:1])  # warm-up: the towers load once per process
         return timed(lambda: encoder.embed_text(items)) / len(items)
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
-    folder = resolve_path(cfg.data.audio_records, "data.audio_records")
-    clips = sorted({root / r["audio_id"] for path in sorted(folder.glob("*.jsonl")) for r in load_eval_records(path, root)[0]})
+    clips = sorted({root / r["audio_id"] for records in audio_records(cfg).values() for r in records})
     clips = clips[:n]
     encoder.embed_audio(clips[:1])
     return timed(lambda: encoder.embed_audio(clips)) / len(clips)

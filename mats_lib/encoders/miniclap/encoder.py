@@ -21,8 +21,9 @@ from ...assets import AssetMissingError
 from ...paths import build_dir
 from ..base import l2_normalize
 from ..minilm import shared_minilm
-from .heads import (FEATURE_DIM, POOLING, TAG_DIM, MiniClapHeads, check_ensemble, ensemble, file_sha256,
+from .heads import (FEATURE_DIM, POOLING, TAG_DIM, MiniClapHeads, check_ensemble, ensemble,
                              load_heads, pool_features)
+from ...provenance import file_sha256
 from ..tagclap import TagClap, pool_patches
 from ..yamnet import shared_yamnet
 

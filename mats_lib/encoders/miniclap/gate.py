@@ -19,7 +19,7 @@ import numpy as np
 
 from ...stats import TaskScores, paired_difference
 from .encoder import embed_features, embed_unit_text
-from .pairs import zero_shot_prompt
+from ...prompts import zero_shot_prompt
 
 MAX_NET_LOSS = 0.20
 RESAMPLES = 1000

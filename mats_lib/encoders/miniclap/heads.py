@@ -23,7 +23,6 @@ on the audio residual alone left the text residual moving every out-of-domain la
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ...provenance import file_sha256
 
 TAG_DIM = 384  # tagclap / MiniLM space
 YAMNET_DIM = 1024
@@ -195,7 +196,3 @@ def load_heads(path: str | Path) -> tuple[MiniClapHeads, dict]:
     sidecar_path = path.with_suffix(".json")
     sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
     return heads.eval(), sidecar
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -20,16 +20,11 @@ from ...data.labels import noun_phrase
 from ...data.scenes import SCENE_RATE, caption, plan_scene, render_scene
 
 CLIP_TEMPLATES = ("the sound of {}", "{} is heard", "{} can be heard", "{}")
-ZERO_SHOT_PROMPT = "the sound of {}"  # class prompt of every zero-shot evaluation (both encoders)
 
 
 def clip_captions(label: str) -> list[str]:
     phrase = noun_phrase(label)
     return [t.format(phrase)[0].upper() + t.format(phrase)[1:] + "." for t in CLIP_TEMPLATES]
-
-
-def zero_shot_prompt(label: str) -> str:
-    return ZERO_SHOT_PROMPT.format(noun_phrase(label))
 
 
 def label_groups(labels: list[str], n_groups: int, rng: np.random.Generator) -> dict[str, int]:

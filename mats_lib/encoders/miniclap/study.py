@@ -27,8 +27,8 @@ import numpy as np
 from .encoder import FrozenTowers, default_heads_path, embed_features, embed_unit_text
 from .gate import describe as describe_gate
 from .heads import load_heads
-from .pairs import (clip_items, label_groups, mixture_items, training_items,
-                                              zero_shot_prompt)
+from ...prompts import zero_shot_prompt
+from .pairs import clip_items, label_groups, mixture_items, training_items
 from .training import TextTable, TrainSettings
 from ...paths import data_dir
 from ...seed import make_generators

@@ -19,14 +19,14 @@ The guarded rule (fixed here; it never reads the eval split):
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ...paths import REPO_ROOT, data_dir
+from ...paths import data_dir
+from ...provenance import git_revision
 from ...retrieval import recall_at_k
 from ...seed import make_generators
 from ..base import l2_normalize
@@ -35,7 +35,8 @@ from .encoder import FrozenTowers, default_heads_path, embed_features, embed_uni
 from .gate import RULE as GATE_RULE
 from .gate import loso_gate, within_label_set
 from .heads import HeadsConfig, MiniClapHeads, contrastive_loss, save_heads
-from .pairs import AudioItems, label_groups, training_items, zero_shot_prompt
+from ...prompts import zero_shot_prompt
+from .pairs import AudioItems, label_groups, training_items
 
 STEP_GRID = (0, 10, 20, 40, 80, 160, 320)
 W_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
@@ -231,13 +232,6 @@ def select_defaults(items: AudioItems, groups: dict[str, int], text: TextTable, 
     return {"table": table, "best_score": best, "best_score_unguarded": unguarded, "steps": chosen["steps"],
             "w": chosen["w"], "sigma": chosen["sigma"], "guard_sources": sorted(labels),
             "guard_clips": {s: len(v) for s, v in labels.items()}, "rule": rule(settings)}
-
-
-def git_revision() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except Exception:
-        return "unknown"
 
 
 def build_heads(seed: int = 0, out: Path | None = None, settings: TrainSettings = TrainSettings(),
