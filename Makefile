@@ -132,11 +132,13 @@ runs: data $(STUDY_HEADS)
 	    "build/runs/**/$$name/final/key.json") || exit 1; \
 	done; done; done
 
-# conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals
+# conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals (notebook)
 transfer-table: runs
-	$(STEP) transfer-table --preset $(PRESET) --inputs $(STUDY_IN) $(RUNS_IN) \
-	  --outputs '$(REPORT_OUT)/transfer_table.*' -- \
-	  $(PY) -m mats_lib.cli.transfer_table --config $(PRESET) --encoders $(ENCODERS) --seeds $(SEEDS) $(if $(filter mini,$(PRESET)),--update-readme,)
+	mkdir -p $(NOTEBOOK_OUT)
+	$(call notebook_step,transfer-table,notebooks/transfer_table.ipynb,$(NOTEBOOK_OUT)/transfer_table.ipynb,\
+	  transfer_table,-p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
+	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))" $(if $(filter mini,$(PRESET)),-p update_readme True,),\
+	  $(RUNS_IN))
 
 # Study notebooks, executed by papermill with the `mats` kernel; executed copies go to reports/<preset>/notebooks/.
 comma := ,
@@ -162,11 +164,11 @@ benchmark-tables: transfer-table
 	  benchmark_tables,-p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
 	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))",$(RUNS_IN) '$(REPORT_OUT)/transfer_table.json')
 
-# The gap's geometry per encoder and transfer (docs/modality_geometry.md): a minute, no notebook
+# The gap's geometry per encoder and transfer (docs/modality_geometry.md): a minute, no training (notebook)
 modality-geometry: data $(STUDY_HEADS)
-	$(STEP) modality-geometry --preset $(PRESET) --inputs $(STUDY_IN) $(RUNS_IN) \
-	  --outputs '$(REPORT_OUT)/modality_geometry.*' '$(REPORT_OUT)/figures/modality_geometry.png' -- \
-	  $(PY) -m mats_lib.cli.modality_geometry --preset $(PRESET) --encoders $(ENCODERS)
+	mkdir -p $(NOTEBOOK_OUT)
+	$(call notebook_step,modality-geometry,notebooks/modality_geometry.ipynb,$(NOTEBOOK_OUT)/modality_geometry.ipynb,\
+	  modality_geometry,-p preset $(PRESET) -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))",$(RUNS_IN))
 
 generalization-bound: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)

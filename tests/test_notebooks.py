@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # parameters that are not config fields: what to run, sweeps as comma strings
 STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples", "encoders", "conditions",
                     "allow_missing", "noise", "n_train", "steps", "warmup",
-                    "n_embed", "n_generate", "benchmark", "benchmark_root", "allow_missing_clips"}
+                    "n_embed", "n_generate", "benchmark", "benchmark_root", "allow_missing_clips", "update_readme"}
 
 
 def parameters_of(path):
@@ -119,6 +119,21 @@ def test_benchmark_tables_take_a_paper_benchmark_by_name_and_root(tmp_path, monk
     with pytest.raises(papermill.PapermillExecutionError, match="fsd50k is scored by mAP"):
         execute("benchmark_tables.ipynb", {"preset": "smoke", "encoders": "tagclap", "benchmark": "fsd50k",
                                            "benchmark_root": str(tmp_path / "fsd50k")}, tmp_path, monkeypatch, out="bad.ipynb")
+
+
+def test_transfer_table_trains_what_it_needs_and_writes_its_report(tmp_path, monkeypatch):
+    execute("transfer_table.ipynb", {"preset": "smoke", "encoders": "tagclap", "seeds": "0",
+                                     "conditions": "raw,noise,santa", "train_missing": True}, tmp_path, monkeypatch)
+    table = json.loads((tmp_path / "reports" / "smoke" / "transfer_table.json").read_text())
+    assert set(table["encoders"]["tagclap"]["conditions"]) == {"raw", "noise", "santa"}
+    assert (tmp_path / "reports" / "smoke" / "transfer_table.md").read_text().startswith("#")
+
+
+def test_modality_geometry_writes_its_tables_and_figure(tmp_path, monkeypatch):
+    execute("modality_geometry.ipynb", {"preset": "smoke", "encoders": "tagclap", "n_pairs": 40}, tmp_path, monkeypatch)
+    report = json.loads((tmp_path / "reports" / "smoke" / "modality_geometry.json").read_text())
+    assert "tagclap" in report["encoders"] and report["command"].startswith("papermill notebooks/modality_geometry")
+    assert (tmp_path / "reports" / "smoke" / "figures" / "modality_geometry.png").stat().st_size > 10_000
 
 
 def test_train_mats_trains_or_reuses_a_run_and_draws_its_loss(tmp_path, monkeypatch):
