@@ -34,7 +34,8 @@ Keys, paths and plumbing
     check           the pre-flight check of a preset's paths and shapes
 The study
     analysis/       pure functions from results to tables and their Markdown
-    study/          what notebooks share (notebook_config, ensure_run, write_report, save_figure); C8's timings
+    study/          what notebooks share (notebook_config, ensure_run, write_report, save_figure) and what they
+                    compute: conditions evaluated, sweeps, bound points, gap views, geometry, C8's timings
     cli/            the command-line entry points, thin (no argparse anywhere else)
     train, evaluate shims: ``python -m mats_lib.train`` / ``mats_lib.evaluate`` hand over to cli/
 """

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from mats_lib.analysis.geometry import (TRANSFERS, encoder_geometry, explained_by, plot, spread, to_markdown,
+from mats_lib.study.geometry import encoder_geometry, plot
+from mats_lib.santa import TRANSFERS
+from mats_lib.analysis.geometry import (explained_by, spread, to_markdown,
                                         top_energy)
 from mats_lib.config import load_config
 

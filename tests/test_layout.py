@@ -63,3 +63,12 @@ def test_command_shims_are_a_few_lines_without_argparse():
     for shim in ("train.py", "evaluate.py"):
         text = (PACKAGE / shim).read_text()
         assert len(text.splitlines()) <= 6 and "argparse" not in text and "from .cli." in text
+
+
+def test_analysis_computes_tables_from_results_and_never_evaluates_trains_or_writes():
+    forbidden = ("mats_lib.training", "mats_lib.evaluation", "mats_lib.inference", "mats_lib.encoders",
+                 "mats_lib.study", "mats_lib.runs", "mats_lib.provenance.write_atomic",
+                 "mats_lib.provenance.write_json_atomic", "matplotlib")
+    found = {name: sorted(m for m in imported(name, tree) if m.startswith(forbidden))
+             for name, tree in modules().items() if name.startswith("mats_lib.analysis")}
+    assert {name: bad for name, bad in found.items() if bad} == {}

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from mats_lib.analysis.transfer_table import (CONDITIONS, README_BEGIN, README_END, build, readme_block,
+from mats_lib.study.transfer_table import build
+from mats_lib.analysis.transfer_table import (CONDITIONS, README_BEGIN, README_END, readme_block,
                                               replace_readme_block, to_markdown)
 from mats_lib.runs import MissingRunError, run_config
 from mats_lib.training import train
@@ -70,7 +71,7 @@ def test_a_missing_run_names_its_make_target(smoke_matrix):
 def test_a_caption_task_whose_references_were_training_answers_is_refused_with_its_reason(monkeypatch):
     """MATS-Audio trains on the audio-train scenes' captions; an eval reference among them makes the caption
     task not zero-shot for that run: refused (with the guard's message), never silently scored."""
-    from mats_lib.analysis import transfer_table
+    from mats_lib.study import transfer_table
     from mats_lib.config import load_config, resolve_path
     from mats_lib.evaluation import task_records
 

@@ -1,5 +1,4 @@
-"""The study's analyses: pure functions that return tables (dicts, JSON, Markdown), no plotting.
-
-Notebooks, scripts and tests share them: ``transfer_table`` (the paper's transfer conditions with
-baselines and paired intervals).
+"""The study's analyses: pure functions from results (evaluation parts, embeddings, timings) to tables, verdicts
+and their Markdown; no training, no evaluation, no plotting, no files written. What computes those results for
+them is ``mats_lib.study``.
 """

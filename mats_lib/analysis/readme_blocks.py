@@ -1,11 +1,8 @@
 """The README's generated blocks: the text between two marker comments, rewritten from a committed report's JSON
-(the transfer table, the claims summary), so that a test can check the README against that JSON."""
+(the transfer table, the claims summary), so that a test can check the README against that JSON. The study layer
+writes them (``study.update_readme``)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..paths import REPO_ROOT
-from ..provenance import write_atomic
 
 
 def replace_block(readme: str, begin: str, end: str, block: str) -> str:
@@ -14,9 +11,3 @@ def replace_block(readme: str, begin: str, end: str, block: str) -> str:
         raise ValueError(f"README has no {begin} ... {end} block")
     head, rest = readme.split(begin, 1)
     return head + block + rest.split(end, 1)[1]
-
-
-def update_readme(begin: str, end: str, block: str) -> Path:
-    readme = REPO_ROOT / "README.md"
-    write_atomic(readme, replace_block(readme.read_text(), begin, end, block))
-    return readme

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..analysis import readme_blocks
 from ..analysis.summary import README_BEGIN, README_END, SETTING, collect, readme_block, summary_markdown
 from ..paths import reports_dir
 from ..provenance import write_atomic, write_json_atomic
+from .. import study
 
 
 def write_summary(preset: str, update_readme: bool = False) -> Path:
@@ -24,7 +24,7 @@ def write_summary(preset: str, update_readme: bool = False) -> Path:
     path = folder / "summary.md"
     write_atomic(path, summary_markdown(preset, rows))
     if update_readme:
-        readme_blocks.update_readme(README_BEGIN, README_END, readme_block(summary))
+        study.update_readme(README_BEGIN, README_END, readme_block(summary))
     return path
 
 

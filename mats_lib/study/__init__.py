@@ -13,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from ..analysis.readme_blocks import replace_block
 from ..config import Config, ConfigError, load_config
-from ..paths import reports_dir
+from ..paths import REPO_ROOT, reports_dir
 from ..provenance import provenance, write_atomic, write_json_atomic
-from ..runs import finished_run, run_config  # noqa: F401 (run_config: the notebooks name runs through it)
+from ..runs import finished_run, run_config
 
+__all__ = ["dotted", "ensure_run", "notebook_config", "parse_list", "run_config", "save_figure", "update_readme", "write_report"]
 SECTIONS = tuple(f.name for f in dataclasses.fields(Config) if f.name not in ("preset", "seed"))  # encoder, llm, ...
 
 
@@ -77,3 +79,10 @@ def ensure_run(cfg: Config, train_missing: bool = True, progress: bool = True) -
 
         train(cfg, progress=progress)
     return finished_run(cfg)
+
+
+def update_readme(begin: str, end: str, block: str) -> Path:
+    """Rewrite the README's block between ``begin`` and ``end`` (a generated block: the transfer table, the claims)."""
+    readme = REPO_ROOT / "README.md"
+    write_atomic(readme, replace_block(readme.read_text(), begin, end, block))
+    return readme

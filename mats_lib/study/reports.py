@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 
-from ..analysis.geometry import encoder_geometry, plot, to_markdown as geometry_markdown
-from ..analysis.readme_blocks import update_readme
-from ..analysis.transfer_table import README_BEGIN, README_END, build, readme_block, to_markdown
+from ..analysis.geometry import to_markdown as geometry_markdown
+from ..analysis.transfer_table import README_BEGIN, README_END, readme_block, to_markdown
 from ..config import load_config
 from ..paths import reports_dir
 from ..provenance import provenance, write_atomic, write_json_atomic
 from ..tracking import EvalTracker
+from . import update_readme
+from .geometry import encoder_geometry, plot
+from .transfer_table import build
 
 DEFAULT_CONDITIONS = ("raw", "noise", "memory", "santa", "mean_shift", "MATS-Audio")
 
