@@ -35,7 +35,8 @@ Keys, paths and plumbing
 The study
     analysis/       pure functions from results to tables and their Markdown
     study/          what notebooks share (notebook_config, ensure_run, write_report, save_figure) and what they
-                    compute: conditions evaluated, sweeps, bound points, gap views, geometry, C8's timings
+                    compute: conditions evaluated, sweeps, bound points, gap views, geometry, C8's timings,
+                    MiniCLAP's report and gate frontier
     cli/            the command-line entry points, thin (no argparse anywhere else)
     train, evaluate shims: ``python -m mats_lib.train`` / ``mats_lib.evaluate`` hand over to cli/
 """

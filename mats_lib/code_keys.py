@@ -45,7 +45,7 @@ MODULE_STATEMENTS = "<module statements>"
 PLUMBING_MODULES = (
     "code_keys.py", "provenance.py", "paths.py", "config.py", "tracking.py", "checkpoints.py", "steps.py",
     "study/*.py", "train.py", "evaluate.py", "check.py", "assets.py", "analysis/*.py", "encoders/cache.py",
-    "encoders/miniclap/study.py", "encoders/miniclap/frontier.py", "cli/*.py", "__init__.py",
+    "cli/*.py", "__init__.py",
 )
 # Definitions inside numeric modules that cannot change a number: where runs and checkpoints are named, keyed,
 # found and saved (runs.py, all but load_run, which builds the model), how a process joins its group, errors.

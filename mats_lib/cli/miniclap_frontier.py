@@ -12,9 +12,9 @@ import json
 import time
 from pathlib import Path
 
-from ..encoders.miniclap.frontier import GATE, TARGETS, default_summary, frontier, plot
+from ..study.miniclap_frontier import GATE, TARGETS, default_summary, frontier, plot
 from ..encoders.miniclap.gate import describe as describe_gate
-from ..encoders.miniclap.study import setup
+from ..study.miniclap_study import setup
 from ..encoders.miniclap.training import lightness
 from ..seed import seed_everything
 
