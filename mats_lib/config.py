@@ -145,7 +145,7 @@ class SantaConfig:
     lam: float = 0.3
     """lambda: the weight of the retrieved text in the mix [cfg]."""
     noise_variance: Optional[float] = None
-    """Variance of the noise on the retrieved texts (and of the test_noise transfer); null: the run's own
+    """Variance of the noise on the retrieved texts (and of the added_noise transfer); null: the run's own
     training noise (0 for a run trained without noise and for MATS-Audio). 0.015 in the paper [cfg]."""
     normalize_first: bool = True
     """False reproduces the release: the audio embedding is mixed before L2 normalisation (at its raw norm)."""
@@ -160,7 +160,7 @@ class EvalConfig:
     """Which parts are evaluated, on which items, with which test-time draws."""
 
     transfers: list[str] = field(default_factory=lambda: ["plain", "memory", "santa"])
-    """Applied to the audio embedding: plain (as is), test_noise (the training noise added at test time),
+    """Applied to the audio embedding: plain (as is), added_noise (the training noise added to the audio embedding at test time),
     memory (DRCap), santa, mean_shift (the mean text-minus-audio offset of the encoder's audio-train pairs added,
     Liang et al. 2022: not the paper's, compared beside it). The paper's conditions pair them with a run: raw = plain on a model trained
     without noise; noise (CapDec) = plain on the noise-trained model; memory and Santa on the noise-trained model."""

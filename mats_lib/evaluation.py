@@ -238,7 +238,7 @@ def part_inputs(transfer: str, task: str, eval_seed: int, *, checkpoint_sha: str
     """Everything that makes one part's numbers; its hash is the part's key. ``offset``: the mean_shift
     transfer's offset statistics (its hash included); ``scorer_fp``: the scorer encoder's fingerprint (its code
     is keyed there, like the run's encoder)."""
-    if transfer == "test_noise":
+    if transfer == "added_noise":
         santa_used = {"noise_variance": santa.noise_variance}
     elif transfer in ("memory", "santa"):
         santa_used = asdict(santa)

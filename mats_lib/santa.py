@@ -1,4 +1,4 @@
-"""Modality transfers applied to CLAP audio embeddings before the mapper: plain, test_noise, memory, Santa, and
+"""Modality transfers applied to CLAP audio embeddings before the mapper: plain, added_noise, memory, Santa, and
 mean_shift (not the paper's: the literature's training-free fix of the modality gap, compared beside them).
 
 Axes: b batch, d embedding dim, m memory size, k clusters, s largest cluster, l retrieved texts.
@@ -87,7 +87,7 @@ def plain(a: torch.Tensor) -> torch.Tensor:  # [b, d] -> [b, d]
     return a
 
 
-def test_noise(a: torch.Tensor, variance: float, generator: torch.Generator) -> torch.Tensor:  # [b, d] -> [b, d]
+def added_noise(a: torch.Tensor, variance: float, generator: torch.Generator) -> torch.Tensor:  # [b, d] -> [b, d]
     """The training noise applied to the audio embedding at test time (normalise, add N(0, var), normalise):
     an extra transfer, not one of the paper's conditions."""
     return noisy_unit(a, variance, generator)
@@ -150,18 +150,18 @@ def mean_shift(a: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:  # [b, d]
     return F.normalize(F.normalize(a.float(), dim=-1) + offset.float(), dim=-1)
 
 
-TRANSFERS = ("plain", "test_noise", "memory", "santa", "mean_shift")
-STOCHASTIC_TRANSFERS = ("test_noise", "santa")  # they draw noise: evaluated once per evaluation seed
+TRANSFERS = ("plain", "added_noise", "memory", "santa", "mean_shift")
+STOCHASTIC_TRANSFERS = ("added_noise", "santa")  # they draw noise: evaluated once per evaluation seed
 
 
 def apply_transfer(name: str, a: torch.Tensor, *, bank: MemoryBank | None, settings: SantaConfig,
                    generator: torch.Generator, offset: torch.Tensor | None = None) -> torch.Tensor:
     if name == "plain":
         return plain(a)
-    if name == "test_noise":
+    if name == "added_noise":
         if settings.noise_variance is None:
             raise ValueError("santa.noise_variance is null: resolve it to the run's noise variance first")
-        return test_noise(a, settings.noise_variance, generator)
+        return added_noise(a, settings.noise_variance, generator)
     if name == "mean_shift":
         if offset is None:
             raise ValueError("transfer 'mean_shift' needs the encoder's modality offset")

@@ -105,7 +105,7 @@ def test_an_edited_constant_changes_the_keys_of_what_it_computes_and_only_those(
     assert after["MSClap"] == before["MSClap"]
 
     constant_edit = package_copy(tmp_path / "constant")  # a module-level constant
-    edit(constant_edit / "santa.py", 'STOCHASTIC_TRANSFERS = ("test_noise", "santa")', 'STOCHASTIC_TRANSFERS = ("santa",)')
+    edit(constant_edit / "santa.py", 'STOCHASTIC_TRANSFERS = ("added_noise", "santa")', 'STOCHASTIC_TRANSFERS = ("santa",)')
     assert code_key("evaluation", constant_edit) != before["evaluation"]
 
 
@@ -206,7 +206,7 @@ def test_every_function_a_smoke_evaluation_executes_is_keyed_or_plumbing(tiny_ru
     from mats_lib.runs import evaluation_config
     from mats_lib.evaluation import evaluate_run
 
-    settings = evaluation_config(tiny_run, {"eval.transfers": ["plain", "test_noise", "memory", "santa",
+    settings = evaluation_config(tiny_run, {"eval.transfers": ["plain", "added_noise", "memory", "santa",
                                                                "mean_shift"],
                                             "eval.tasks": ["cls_animals", "caption_scenes", "qa_scenes"],
                                             "eval.max_items": 2})

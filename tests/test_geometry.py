@@ -37,7 +37,7 @@ def test_smoke_geometry_measures_each_transfer_against_the_noise_ball(tmp_cache)
             low, high = r[stat]["ci95"]
             assert low <= r[stat]["value"] <= high and -1 <= low and high <= 1
     # noise added to audio only moves it further from its text than audio as is
-    assert t["transfers"]["test_noise"]["paired_cosine"]["value"] < t["transfers"]["plain"]["paired_cosine"]["value"]
+    assert t["transfers"]["added_noise"]["paired_cosine"]["value"] < t["transfers"]["plain"]["paired_cosine"]["value"]
     assert 0 < t["offset"]["pairs"] and 0 < t["offset"]["norm"] < 2
     assert len(t["distances"]["noise_ball"]) == len(t["distances"]["mean_shift"]) == 40  # the figure's data
     text = to_markdown({"tagclap": t}, "cmd")

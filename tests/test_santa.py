@@ -78,7 +78,7 @@ def test_transfers_by_name(bank):
     a = torch.randn(2, 8)
     s = SantaConfig(retrieved=3, noise_variance=0.01)
     assert torch.equal(apply_transfer("plain", a, bank=None, settings=s, generator=gen()), a)
-    noisy = apply_transfer("test_noise", a, bank=None, settings=s, generator=gen())
+    noisy = apply_transfer("added_noise", a, bank=None, settings=s, generator=gen())
     torch.testing.assert_close(noisy.norm(dim=1), torch.ones(2))
     mem = apply_transfer("memory", a, bank=bank, settings=s, generator=gen())
     assert torch.equal(mem, apply_transfer("memory", a, bank=bank, settings=s, generator=gen(9)))  # no noise

@@ -11,7 +11,7 @@ Where audio lands against what the decoder was trained on, in numbers a t-SNE ca
   *size* of the two displacements, not their direction: the share of each displacement's energy in the top
   principal directions of the paired audio-text differences (the gap taken beyond its mean offset) says how
   concentrated the real gap is against isotropic noise;
-- **per transfer** (plain, test_noise, memory, santa, mean_shift) on the eval pairs: the moved clip's cosine to
+- **per transfer** (plain, added_noise, memory, santa, mean_shift) on the eval pairs: the moved clip's cosine to
   its own text, its distance in noise radii, the share of clips inside the ball (within its 95th percentile
   radius), and paired retrieval R@1 (the moved clip's nearest text among the pairs is its own text: the clip's
   identity survives the move). Intervals are percentile bootstraps over pairs.

@@ -8,7 +8,7 @@ Conditions (mats_method.md s.6) pair a training run with a transfer of the audio
 | noise      | noise-trained (CapDec)       | plain      |
 | memory     | noise-trained                | memory (DRCap) |
 | santa      | noise-trained                | santa      |
-| test_noise | noise-trained                | test_noise (an extra: the training noise at test time) |
+| added_noise | noise-trained               | added_noise (an extra: the training noise added to the audio) |
 | mean_shift | noise-trained                | mean_shift (an extra, Liang et al. 2022: the audio-train pairs' mean text-minus-audio offset added) |
 | MATS-Audio | trained on audio embeddings  | plain      |
 
@@ -29,7 +29,7 @@ from ..stats import TaskScores
 from .readme_blocks import replace_block
 
 CONDITIONS = {"raw": ("nonoise", "plain"), "noise": ("text", "plain"), "memory": ("text", "memory"),
-              "santa": ("text", "santa"), "test_noise": ("text", "test_noise"), "mean_shift": ("text", "mean_shift"),
+              "santa": ("text", "santa"), "added_noise": ("text", "added_noise"), "mean_shift": ("text", "mean_shift"),
               "MATS-Audio": ("audio", "plain")}
 REFERENCE = "noise"
 # comparisons the claims need beyond "against noise": (a, b) -> a - b

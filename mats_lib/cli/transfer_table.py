@@ -1,4 +1,4 @@
-"""The transfer table: raw / noise / memory / Santa (+ test_noise, mean_shift) and MATS-Audio, per encoder, over training seeds.
+"""The transfer table: raw / noise / memory / Santa (+ added_noise, mean_shift) and MATS-Audio, per encoder, over training seeds.
 
     python -m mats_lib.cli.transfer_table --config mini --encoders tagclap miniclap --seeds 0 1 2   # `make transfer-table`
 
