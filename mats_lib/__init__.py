@@ -16,7 +16,7 @@ The library
     prompts         the texts embedded about a label (label caption, zero-shot prompt), one place each
     baselines       constant answer, question-only prior, constant caption
     metrics         classification, QA and caption metrics
-    retrieval       zero-shot and retrieval metrics of an encoder
+    encoder_metrics zero-shot accuracy and retrieval recall of an encoder (not Santa's memory retrieval)
     stats           paired bootstrap intervals
     audio           audio loading: any rate, any channels, checked
     seed            one seed to every random source

@@ -84,7 +84,7 @@ def zero_shot_guard(records: list[dict], train_texts: list[str], task: str) -> N
                             f"(e.g. {leaked[0]!r}): refusing to evaluate, the test would not be zero-shot")
 
 
-def check_encoder(run_cfg: Config, settings: Config) -> None:
+def require_run_encoder(run_cfg: Config, settings: Config) -> None:
     """Refuse to evaluate a run with an encoder other than the one it was trained with."""
     if asdict(run_cfg.encoder) != asdict(settings.encoder):
         raise EncoderMismatchError(f"the run was trained with encoder {asdict(run_cfg.encoder)}, the evaluation "
@@ -279,7 +279,7 @@ def evaluate_run(run: str | Path, settings: Config, out_dir: str | Path, tracker
     sections. Returns {transfer: {task: [metrics of each evaluation seed]}}."""
     loaded = load_run(run)
     ckpt, model, run_cfg = loaded.checkpoint, loaded.model, loaded.config
-    check_encoder(run_cfg, settings)
+    require_run_encoder(run_cfg, settings)
     encoder = encoder_from_config(run_cfg.encoder, progress=progress)
     stored = read_key(ckpt) or {}
     check_run_key(ckpt, training_key(run_cfg, encoder.fingerprint()))

@@ -73,7 +73,7 @@ def test_killed_data_build_is_rebuilt_to_the_same_bytes(sandbox, tmp_path):
     code = """
         import sys
         from pathlib import Path
-        from mats_lib.data.benchmark import BenchmarkConfig
+        from mats_lib.data.miniaudio import BenchmarkConfig
         from mats_lib.data.build import build_all
         small = dict(eval_scenes=12, train_scenes=6, synth_per_class=1, voices_per_class=1, speech_sample=4)
         build_all(seed=3, root=Path(sys.argv[1]), verbose=False, benchmark=BenchmarkConfig(seed=3, **small),

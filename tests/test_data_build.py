@@ -4,7 +4,7 @@ import json
 import pytest
 
 from mats_lib.data.audiotia import normalise, signature
-from mats_lib.data.benchmark import BenchmarkConfig
+from mats_lib.data.miniaudio import BenchmarkConfig
 from mats_lib.data.build import build_all
 from mats_lib.data.labels import file_label, noun_phrase, opensfx_label
 from mats_lib.data.records import load_eval_records, load_train_records

@@ -13,7 +13,7 @@ from mats_lib.encoders.miniclap.heads import (FEATURE_DIM, TAG_DIM, HeadsConfig,
                                               ensemble, load_heads, pool_features, save_heads)
 from mats_lib.provenance import file_sha256
 from mats_lib.encoders.miniclap.pairs import AudioItems, label_groups, training_items
-from mats_lib.encoders.miniclap.training import TextTable, TrainSettings, train_heads
+from mats_lib.encoders.miniclap.fit import TextTable, TrainSettings, train_heads
 from mats_lib.paths import data_dir
 from mats_lib.seed import make_generators
 
@@ -216,7 +216,7 @@ def test_training_pairs_never_hold_an_eval_clip(tmp_cache):
 def test_built_heads_were_trained_on_audio_train_clips_only(tmp_path, tmp_cache):
     """The real build path (pairs, fold search, final heads, sidecar) at a small size: `make test` does not
     train the real heads, `make miniclap` does."""
-    from mats_lib.encoders.miniclap.training import build_heads
+    from mats_lib.encoders.miniclap.fit import build_heads
 
     clips = _clips()
     path = build_heads(seed=0, out=tmp_path / "heads.safetensors", settings=TrainSettings(mixtures_per_group=2),

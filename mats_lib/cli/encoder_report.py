@@ -19,7 +19,7 @@ import numpy as np
 from ..assets import list_source_clips
 from ..prompts import ANIMAL_PROMPT
 from ..encoders import create_encoder
-from ..retrieval import recall_at_k, zero_shot_predictions
+from ..encoder_metrics import recall_at_k, zero_shot_predictions
 from ..seed import seed_everything
 
 

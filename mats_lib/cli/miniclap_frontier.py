@@ -15,7 +15,7 @@ from pathlib import Path
 from ..study.miniclap_frontier import GATE, TARGETS, default_summary, frontier, plot
 from ..encoders.miniclap.gate import describe as describe_gate
 from ..study.miniclap_study import setup
-from ..encoders.miniclap.training import lightness
+from ..encoders.miniclap.fit import lightness
 from ..seed import seed_everything
 
 

@@ -1,9 +1,9 @@
-"""Command line of ``mats_lib.encoders.miniclap.training``: train MiniCLAP's heads and choose their defaults (steps,
+"""Command line of ``mats_lib.encoders.miniclap.fit``: train MiniCLAP's heads and choose their defaults (steps,
 w, gate sigma) on the audio-train split only.
 
-    python -m mats_lib.encoders.miniclap.training --seed 0   # `make miniclap`; writes build/miniclap/heads-seed0.*
+    python -m mats_lib.cli.miniclap_heads --seed 0   # `make miniclap`; writes build/miniclap/heads-seed0.*
 
-mats_lib.encoders.miniclap.training's docstring says what it computes and why.
+mats_lib.encoders.miniclap.fit's docstring says what it computes and why.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import platform
 import time
 from pathlib import Path
 
-from ..encoders.miniclap.training import TrainSettings, build_heads
+from ..encoders.miniclap.fit import TrainSettings, build_heads
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ from ..encoders.miniclap.encoder import embed_features, embed_unit_text
 from ..encoders.miniclap.gate import balanced, loso_gate, within_label_set, zero_shot
 from ..prompts import zero_shot_prompt
 from ..study.miniclap_study import describe, print_table, setup
-from ..encoders.miniclap.training import W_GRID, evaluate, train_heads
+from ..encoders.miniclap.fit import W_GRID, evaluate, train_heads
 from ..paths import report_path
-from ..retrieval import recall_at_k
+from ..encoder_metrics import recall_at_k
 from ..seed import seed_everything
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..assets import list_source_clips
 from ..paths import data_dir
 from .audiotia import build_audiotia
-from .benchmark import BenchmarkConfig, build_benchmark
+from .miniaudio import BenchmarkConfig, build_benchmark
 from ..provenance import file_sha256
 from .io import write_json
 from .synth import check_tools

@@ -12,7 +12,7 @@ from ..data.tasks import get_task
 from ..encoders import encoder_from_config
 from ..metrics import balanced_accuracy
 from ..prompts import zero_shot_prompt
-from ..retrieval import zero_shot_predictions
+from ..encoder_metrics import zero_shot_predictions
 
 
 def zero_shot_correct(encoder, root, records: list[dict], names: list[str], prompts: list[str]) -> np.ndarray:

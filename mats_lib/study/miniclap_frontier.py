@@ -25,8 +25,8 @@ from ..encoders.miniclap.encoder import embed_features, embed_unit_text
 from ..encoders.miniclap.gate import balanced
 from ..encoders.miniclap.gate import describe as describe_gate
 from ..encoders.miniclap.gate import loso_gate, within_label_set, zero_shot
-from ..encoders.miniclap.training import STEP_GRID, evaluate, settings_grid, train_heads
-from ..retrieval import recall_at_k
+from ..encoders.miniclap.fit import STEP_GRID, evaluate, settings_grid, train_heads
+from ..encoder_metrics import recall_at_k
 
 STEPS = tuple(s for s in STEP_GRID if s > 0)  # 0 steps is tagclap
 TARGETS = {"eval_pooled_ratio": 2.0, "eval_a2t_R@5": 0.2, "disjoint_zero_shot_ratio": 1.5, "disjoint_a2t_R@5": 0.08}

@@ -28,7 +28,7 @@ from ..encoders.miniclap.encoder import FrozenTowers, default_heads_path, embed_
 from ..encoders.miniclap.gate import describe as describe_gate
 from ..encoders.miniclap.heads import load_heads
 from ..encoders.miniclap.pairs import clip_items, label_groups, mixture_items, training_items
-from ..encoders.miniclap.training import TextTable, TrainSettings
+from ..encoders.miniclap.fit import TextTable, TrainSettings
 from ..paths import data_dir
 from ..prompts import zero_shot_prompt
 from ..seed import make_generators
