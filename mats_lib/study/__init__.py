@@ -6,7 +6,11 @@ names onto the config (``santa_lam`` -> ``santa.lam``, ``eval_max_items`` -> ``e
 them like every config; ``parse_list`` reads a sweep. ``ensure_run`` is the one on-demand trainer; results go to
 ``reports/<preset>/`` with their provenance (``write_report``, ``save_figure``).
 
-Beside it: ``efficiency`` (C8's timings, which train throwaway runs) and ``bench`` (the speed ratios).
+Beside it, what the notebooks and commands compute through the library: the transfer table's conditions
+(``transfer_table``), the lambda sweep (``ablation``), the bound's points (``discrepancy``), the gap's views and
+geometry (``modality_gap``, ``geometry``), the encoders' ceilings (``data_overview``), C8's timings
+(``efficiency``, which trains throwaway runs), the speed ratios (``bench``), the paper-step timing
+(``paper_step``), MiniCLAP's report and gate frontier, and the two report writers (``reports``).
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ from ..paths import REPO_ROOT, reports_dir
 from ..provenance import provenance, write_atomic, write_json_atomic
 from ..runs import finished_run, run_config
 
-__all__ = ["dotted", "ensure_run", "notebook_config", "parse_list", "run_config", "save_figure", "update_readme", "write_report"]
+__all__ = ["dotted", "ensure_run", "notebook_config", "parse_list", "run_config", "save_figure", "update_readme",
+           "write_report"]
 SECTIONS = tuple(f.name for f in dataclasses.fields(Config) if f.name not in ("preset", "seed"))  # encoder, llm, ...
 
 
