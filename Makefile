@@ -94,7 +94,8 @@ TRAIN := $(LAUNCH) --config $(PRESET) --set seed=$(SEED) --set encoder.name=$(EN
 # Pipeline steps run through `mats_lib.steps`: a step whose command, inputs (code, configs, data manifest, heads,
 # the keys of the runs it reads) and outputs are unchanged since its last run is skipped, so a second
 # `make reproduce-all` executes nothing; FORCE=1 runs every step. `code:package` stands for the package's code key
-# (mats_lib.code_keys: definitions hashed on their syntax trees, so moving code or editing a comment reruns nothing). `python -m mats_lib.cli.steps times` lists the time
+# (mats_lib.code_keys: definitions hashed on their syntax trees, so moving code or editing a comment reruns
+# nothing). `python -m mats_lib.cli.steps times` lists the time
 # each step took when it last ran.
 STEP = $(PY) -m mats_lib.cli.steps run
 REPORT_OUT := reports/$(PRESET)
@@ -132,7 +133,7 @@ runs: data $(STUDY_HEADS)
 	    "build/runs/**/$$name/final/key.json") || exit 1; \
 	done; done; done
 
-# conditions raw/noise/memory/Santa (+ test-time noise) and MATS-Audio, both encoders, paired intervals (notebook)
+# conditions raw/noise/memory/Santa/mean_shift and MATS-Audio, both encoders, paired intervals (notebook)
 transfer-table: runs
 	mkdir -p $(NOTEBOOK_OUT)
 	$(call notebook_step,transfer-table,notebooks/transfer_table.ipynb,$(NOTEBOOK_OUT)/transfer_table.ipynb,\

@@ -255,10 +255,15 @@ def code_manifest(component: str, root: Path | None = None) -> dict[str, str]:
     return out
 
 
-def roots_key(roots: tuple[str, ...] | list[str], root: Path | None = None) -> str:
-    """A hash of the scheme and of the name and tree of each definition in the roots' closure."""
-    blob = json.dumps([SCHEME, [(d.name, d.digest) for d in closure(roots, root)]])
+def _definitions_key(defs: list[Definition]) -> str:
+    """A hash of the scheme and of each definition's name and tree (``defs`` in name order)."""
+    blob = json.dumps([SCHEME, [(d.name, d.digest) for d in defs]])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def roots_key(roots: tuple[str, ...] | list[str], root: Path | None = None) -> str:
+    """The key of the roots' closure."""
+    return _definitions_key(closure(roots, root))
 
 
 def code_key(component: str, root: Path | None = None) -> str:
@@ -269,9 +274,7 @@ def code_key(component: str, root: Path | None = None) -> str:
 def package_key(root: Path | None = None) -> str:
     """Every definition of the package, plumbing and reports included (a study step's code input): layout,
     docstrings and comments are left out here too."""
-    defs = sorted((d for ds in definitions(root).values() for d in ds), key=lambda d: (d.name, d.digest))
-    blob = json.dumps([SCHEME, [(d.name, d.digest) for d in defs]])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return _definitions_key(sorted((d for ds in definitions(root).values() for d in ds), key=lambda d: (d.name, d.digest)))
 
 
 def changed_definitions(before: dict[str, str], after: dict[str, str]) -> list[str]:

@@ -249,6 +249,10 @@ class Config:
         out["train"] = {k: v for k, v in out["train"].items() if k not in TRAIN_BOOKKEEPING}
         return out
 
+    def inference_params(self) -> dict[str, object]:
+        """The flat santa.*, eval.* and decoding.* settings: what an evaluation's MLflow run logs as params."""
+        return {k: v for k, v in self.flat().items() if k.split(".")[0] in INFERENCE_SECTIONS}
+
     def flat(self) -> dict[str, object]:
         """{'train.lr': 3e-5, ...}: MLflow params and papermill parameters."""
         out = {}

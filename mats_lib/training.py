@@ -25,7 +25,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from .batches import input_key, load_sources, lr_factor, make_optimizer, training_batch
-from .config import Config, resolve_path
+from .config import INFERENCE_SECTIONS, Config, resolve_path
 from .data.sampling import SourceSampler
 from .encoders import encoder_from_config
 from .model import MATS, load_llm, resolve_device
@@ -117,7 +117,7 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
     with tracker:
         tracker.set_tags({**environment_tags(), "preset": cfg.preset, "encoder": cfg.encoder.name, "seed": cfg.seed,
                           "modality": cfg.data.modality, "world_size": world, "run_key": key["key"]})
-        tracker.log_params({k: v for k, v in cfg.flat().items() if k.split(".")[0] not in ("santa", "eval", "decoding")})
+        tracker.log_params({k: v for k, v in cfg.flat().items() if k.split(".")[0] not in INFERENCE_SECTIONS})
         result = _train(cfg, rank, world, device, folder, tracker, resume_from, stop_at_step, on_step, progress,
                         encoder, key)
         result.run_id = tracker.run_id

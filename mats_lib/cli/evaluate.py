@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import INFERENCE_SECTIONS, Config, parse_overrides
+from ..config import Config, parse_overrides
 from ..evaluation import evaluate_run
 from ..paths import eval_dir
 from ..runs import evaluation_config
@@ -63,8 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_tracking or not cfg.tracking.enabled:
         results = evaluate_run(args.run, cfg, out)
     else:
-        params = {k: v for k, v in cfg.flat().items() if k.split(".")[0] in INFERENCE_SECTIONS}
-        with EvalTracker("mats-eval", f"eval-{name}", {"run": args.run, **params}) as tracker:
+        with EvalTracker("mats-eval", f"eval-{name}", {"run": args.run, **cfg.inference_params()}) as tracker:
             results = evaluate_run(args.run, cfg, out, tracker=tracker)
     print_results(results)
     if bench is not None and bench.official_format:

@@ -20,8 +20,7 @@ DEFAULT_CONDITIONS = ("raw", "noise", "memory", "santa", "mean_shift", "MATS-Aud
 
 
 def _part_tracker(run, settings):
-    params = {k: v for k, v in settings.flat().items() if k.split(".")[0] in ("santa", "eval", "decoding")}
-    return EvalTracker("mats-eval", f"eval-{run.name}", {"run": str(run), **params})
+    return EvalTracker("mats-eval", f"eval-{run.name}", {"run": str(run), **settings.inference_params()})
 
 
 def transfer_table_report(preset: str, encoders: list[str], seeds: list[int],

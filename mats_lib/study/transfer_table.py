@@ -20,6 +20,7 @@ from ..evaluation import ZeroShotError, evaluate_run, items_root, task_records, 
 from ..paths import eval_dir
 from ..runs import MissingRunError, finished_run, run_config
 from ..stats import TaskScores, bootstrap, paired_difference
+from . import ensure_run
 
 
 def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions: list[str], *,
@@ -189,3 +190,12 @@ def build(preset: str, encoders: list[str], seeds: list[int], conditions: list[s
             "eval": {"max_items": cfg.eval.max_items, "subset_seed": cfg.eval.subset_seed, "eval_seeds": cfg.eval.seeds,
                      "num_beams": cfg.decoding.num_beams, "resamples": cfg.eval.bootstrap_resamples},
             "encoders": {e: encoder_table(preset, e, seeds, conditions, **kw) for e in encoders}}
+
+
+def ensure_condition_runs(preset: str, encoders: list[str], seeds: list[int], conditions: list[str]) -> None:
+    """Train (or reuse by key) every run the conditions need: text, nonoise or audio, per encoder and seed."""
+    kinds = sorted({CONDITIONS[c][0] for c in conditions})
+    for encoder in encoders:
+        for seed in seeds:
+            for kind in kinds:
+                ensure_run(run_config(preset, encoder, seed, kind))
