@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap modality-geometry benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: compare-reports check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap modality-geometry benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -150,8 +150,8 @@ ablation-lambda: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
 	for enc in $(ENCODERS); do $(call notebook_step,ablation_lambda-$$enc,notebooks/ablation_lambda.ipynb,\
 	  $(NOTEBOOK_OUT)/ablation_lambda-$$enc.ipynb,ablation_lambda-$$enc,\
-	  -p preset $(PRESET) -p encoder_name $$enc -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))",$(RUNS_IN)) \
-	  || exit 1; done
+	  -p preset $(PRESET) -p encoder_name $$enc -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))",$(RUNS_IN),\
+	  "$(REPORT_OUT)/items-ablation_lambda-$$enc.csv.gz") || exit 1; done
 
 modality-gap: data $(STUDY_HEADS)
 	mkdir -p $(NOTEBOOK_OUT)
@@ -163,7 +163,8 @@ benchmark-tables: transfer-table
 	mkdir -p $(NOTEBOOK_OUT)
 	$(call notebook_step,benchmark_tables,notebooks/benchmark_tables.ipynb,$(NOTEBOOK_OUT)/benchmark_tables.ipynb,\
 	  benchmark_tables,-p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
-	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))",$(RUNS_IN) '$(REPORT_OUT)/transfer_table.json')
+	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))",$(RUNS_IN) '$(REPORT_OUT)/transfer_table.json',\
+	  "$(REPORT_OUT)/items-benchmark_tables.csv.gz")
 
 # The gap's geometry per encoder and transfer (docs/modality_geometry.md): a minute, no training (notebook)
 modality-geometry: data $(STUDY_HEADS)
@@ -187,6 +188,11 @@ encoders-and-data: data $(STUDY_HEADS)
 # also the README's verdict block
 summary:
 	$(PY) -m mats_lib.cli.summary $(PRESET) $(if $(filter mini,$(PRESET)),--update-readme,)
+
+# A regenerated report folder (REGENERATED=path/reports/mini, often a cold subset) against the committed one: the
+# per-item tables agree up to the documented near-tie flips; provenance and timings are not compared
+compare-reports:
+	$(PY) -m mats_lib.cli.compare_reports reports/$(PRESET) $(REGENERATED)
 
 # Timings: run alone on an idle machine (FORCE=1 measures again whatever the stamp).
 efficiency: data
@@ -260,7 +266,7 @@ check: setup
 # Everything derived from runs: checkpoints, evaluation parts, memory banks (the committed reports stay).
 REPORTS ?= reports
 clean-runs:
-	rm -rf $(BUILD)/runs $(REPORTS)/eval $(BUILD)/cache/memory-*
+	rm -rf $(BUILD)/runs $(BUILD)/eval $(REPORTS)/eval $(BUILD)/cache/memory-*
 
 clean: clean-runs
 	rm -rf $(BUILD)/cache $(BUILD)/data reports/runs

@@ -186,7 +186,9 @@ def score_part(task: str, rows: list[dict], labels: dict, scorer, settings: Conf
     kind = get_task(task).kind
     predictions = [r["prediction"] for r in rows]
     references = [r["reference"] for r in rows]
-    out: dict = {"task": task, "kind": kind, "n": len(rows)}
+    # the items' identity and answers travel with their scores: the per-item table the verdicts read holds them
+    out: dict = {"task": task, "kind": kind, "n": len(rows), "ids": [r["audio_id"] for r in rows],
+                 "predictions": predictions, "references": references}
     several = [r.get("references") for r in rows]  # every acceptable label / reference caption, when given
     if kind == "classification":
         classes = labels[task]["labels"]

@@ -65,5 +65,6 @@ def reports_dir(preset: str | None = None) -> Path:
 
 
 def eval_dir() -> Path:
-    """Evaluation parts (``reports/eval/<run>/<transfer>/<task>/<key>/``); moves with ``MATS_REPORTS_DIR``."""
-    return reports_dir() / "eval"
+    """Evaluation parts (``build/eval/<run>/<transfer>/<task>/<key>/``): a cache keyed by what made each part, not a
+    report, so it lives with the runs and moves with ``MATS_BUILD_DIR``."""
+    return build_dir() / "eval"

@@ -61,6 +61,15 @@ def package_versions() -> dict[str, str]:
 NUMERIC_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), for the timings that are facts about one machine."""
+    try:
+        line = next(x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name"))
+        return line.split(":", 1)[1].strip()
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def numeric_platform(device: str = "cpu") -> dict:
     """What decides float results besides code and settings: the device and, on CPUs, the vector and matrix
     units (int8 ONNX kernels and bf16 matmuls take other paths on AVX2, AVX512-VNNI/BF16 and AMX; measured:

@@ -72,7 +72,8 @@ def test_a_finished_run_is_reused_and_a_stale_one_is_set_aside(tmp_path, tmp_cac
 def test_clean_runs_removes_everything_derived_from_runs(tmp_path):
     build, reports = tmp_path / "build", tmp_path / "reports"
     derived = [build / "runs" / "mini-text-tagclap-seed0" / "final" / "key.json",
-               reports / "eval" / "mini-text-tagclap-seed0" / "plain" / "cls_animals" / "k" / "metrics.json",
+               build / "eval" / "mini-text-tagclap-seed0" / "plain" / "cls_animals" / "k" / "metrics.json",
+               reports / "eval" / "mini-text-tagclap-seed0" / "k" / "metrics.json",  # where parts lived before
                build / "cache" / "memory-tagclap-abc.safetensors"]
     kept = [build / "cache" / "tagclap-0123.sqlite", reports / "mini" / "transfer_table.json"]
     for path in derived + kept:
@@ -81,7 +82,7 @@ def test_clean_runs_removes_everything_derived_from_runs(tmp_path):
     subprocess.run(["make", "--no-print-directory", "clean-runs", f"BUILD={build}", f"REPORTS={reports}"],
                    cwd=REPO_ROOT, check=True, capture_output=True)
     assert not any(p.exists() for p in derived)
-    assert not (build / "runs").exists() and not (reports / "eval").exists()
+    assert not (build / "runs").exists() and not (build / "eval").exists() and not (reports / "eval").exists()
     assert all(p.exists() for p in kept)
 
 

@@ -93,6 +93,53 @@ def gap_table(view_pairs: dict[str, tuple[np.ndarray, np.ndarray]], resamples: i
     return out
 
 
+# ------------------------------------------------------------------------------------------ C3, against clean text
+def mmd2_unbiased(x: np.ndarray, y: np.ndarray, gamma: float) -> float:
+    """Unbiased MMD^2 (RBF kernel): the within-sample means leave out each point's kernel with itself, so a sample
+    that is merely more spread out is not read as farther away."""
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    kxx, kyy, kxy = rbf_kernel(x, x, gamma=gamma), rbf_kernel(y, y, gamma=gamma), rbf_kernel(x, y, gamma=gamma)
+    n, m = len(x), len(y)
+    return float((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+                 - 2 * kxy.mean())
+
+
+def _centroid_distance(text: np.ndarray, audio: np.ndarray) -> float:
+    return float(np.linalg.norm(text.mean(0) - audio.mean(0)))
+
+
+def clean_text_gap(text: np.ndarray, audio_sides: dict[str, np.ndarray], *, baseline: str = "audio",
+                   resamples: int = 200, seed: int = 0) -> dict:
+    """C3's inputs: every audio side (the audio as is, through the memory bank, through Santa) measured against the
+    same clean text of its clip. Per clip, the paired cosine (the declared primary, split per clip so a verdict can
+    be recomputed from it); per side against ``baseline``, the centroid distance and the unbiased MMD^2 as paired
+    bootstrap differences over clips (the same draws for both sides), and the linear probe's accuracy (a point)."""
+    from ..stats import two_sided_p
+
+    gamma = 1.0 / max(_bandwidth(text, audio_sides[baseline]), 1e-12)
+    rng = np.random.default_rng(seed)
+    n = len(text)
+    draws = [rng.integers(0, n, n) for _ in range(resamples)]
+    out: dict = {"baseline": baseline, "gamma": gamma, "clips": n,
+                 "paired_cosine": {v: np.sum(text * a, 1).tolist() for v, a in audio_sides.items()},
+                 "probe_accuracy": {v: probe_accuracy(text, a, seed) for v, a in audio_sides.items()},
+                 "differences": {}}
+    statistics = {"centroid_distance": _centroid_distance,
+                  "mmd2_unbiased": lambda t, a: mmd2_unbiased(t, a, gamma)}
+    for view, audio in audio_sides.items():
+        if view == baseline:
+            continue
+        out["differences"][view] = {}
+        for name, f in statistics.items():
+            point = f(text, audio) - f(text, audio_sides[baseline])
+            boot = np.array([f(text[i], audio[i]) - f(text[i], audio_sides[baseline][i]) for i in draws])
+            low, high = np.percentile(boot, [2.5, 97.5])
+            out["differences"][view][name] = {"value": float(point), "ci95": [float(low), float(high)],
+                                              "p_value": two_sided_p(boot), "resamples": resamples}
+    return out
+
+
 def tsne(view_pairs: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0) -> dict[str, np.ndarray]:
     """Per view, [2n, 2] t-SNE coordinates (scikit-learn, fixed seed): text rows first, then audio."""
     from sklearn.manifold import TSNE

@@ -114,6 +114,13 @@ def to_markdown(table: dict) -> str:
         majority = np.mean([v["majority_rate"] for v in t.get("task_baselines", {}).values() if "majority_rate" in v] or [np.nan])
         lines.append(f"| constant answer / majority class / question prior / constant caption | "
                      f"{_cell(b.get('classification'))} | {majority:.3f} | {_cell(b.get('caption'))} | {_cell(b.get('qa'))} |")
+        if t.get("top_answer_share"):
+            lines += ["", "Share of items that got the condition's most frequent answer in their task (near 1: it says one "
+                      "thing to most clips, whatever its score):", "",
+                      "| condition | " + " | ".join(KINDS) + " |", "|---|" + "---|" * len(KINDS)]
+            for condition in [c for c in table["conditions"] if c in t["top_answer_share"]]:
+                shares = t["top_answer_share"][condition]
+                lines.append(f"| {condition} | " + " | ".join(f"{shares[k]:.2f}" if k in shares else "-" for k in KINDS) + " |")
         against = ((table["reference"], t["differences"]), ("constant", t["versus_constant"]))
         lines += ["", f"Paired differences against **{table['reference']}** (the noise-trained model fed audio as is)"
                   " and against the constant baseline of each column"

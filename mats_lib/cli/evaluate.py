@@ -9,7 +9,7 @@ and evaluated on all its items unless ``--set eval.max_items=N``; MMAU and AIR-B
 in their own scorers' input formats beside the part (AIR-Bench's GPT-4 judge is not run here).
 
 Settings are the run's own config (its santa / eval / decoding sections) with ``--set`` overrides, validated
-like every config. Parts go to reports/eval/<run name>/<transfer>/<task>/<key>/ and to MLflow (experiment
+like every config. Parts go to build/eval/<run name>/<transfer>/<task>/<key>/ and to MLflow (experiment
 ``mats-eval``: a parent run per evaluation, a nested run per part with every setting as a param). A part
 whose key matches is reused; any other setting computes a new part beside it.
 """
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("run")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override, e.g. santa.lam=0.5, eval.max_items=20, decoding.num_beams=4")
-    parser.add_argument("--out", default=None, help="default reports/eval/<run name>")
+    parser.add_argument("--out", default=None, help="default build/eval/<run name>")
     parser.add_argument("--no-tracking", action="store_true")
     parser.add_argument("--benchmark", default=None, help="a paper benchmark by name (needs --root)")
     parser.add_argument("--root", default=None, help="the benchmark's folder as distributed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..analysis import declaration
 from ..analysis.summary import README_BEGIN, README_END, SETTING, collect, readme_block, summary_markdown
 from ..paths import reports_dir
 from ..provenance import write_atomic, write_json_atomic
@@ -20,6 +21,10 @@ def write_summary(preset: str, update_readme: bool = False) -> Path:
     rows = collect(preset)
     folder = reports_dir(preset)
     summary = {"preset": preset, "setting": SETTING.get(preset, preset), "claims": rows}
+    if any("test" in row for claim_rows in rows.values() for row in claim_rows):
+        declared = declaration.load()
+        summary["declaration"] = {"path": "mats_lib/analysis/claims.yaml", "declared": declared["declared"],
+                                  "commit": declared["commit"]}
     write_json_atomic(folder / "summary.json", summary)
     path = folder / "summary.md"
     write_atomic(path, summary_markdown(preset, rows))

@@ -4,7 +4,7 @@
 
 Needs the run matrix (`make runs`); a missing run is an error naming its make target, unless
 --allow-missing (its conditions are then reported as "not run"). Evaluation parts are keyed and cached under
-reports/eval/. Writes reports/<preset>/transfer_table.{json,md} and, with --update-readme, the README's block.
+build/eval/. Writes reports/<preset>/transfer_table.{json,md} and, with --update-readme, the README's block.
 """
 from __future__ import annotations
 

@@ -14,6 +14,15 @@ from ..evaluation import evaluate_run
 from ..paths import eval_dir
 from ..runs import finished_run, run_config, run_dir
 from ..stats import bootstrap, paired_difference
+from .item_rows import condition_rows
+
+
+CLEAN_SANTA = "santa@noise_variance=0"  # C6's reading of "without the noise": Santa's retrieved texts left clean
+
+
+def lambda_condition(lam: float) -> str:
+    """The item table's name of Santa at ``lam``: 'santa@lam=0.3'."""
+    return f"santa@lam={float(lam):g}"
 
 
 def lambda_settings(cfg: Config, lam: float) -> Config:
@@ -21,9 +30,10 @@ def lambda_settings(cfg: Config, lam: float) -> Config:
 
 
 def lambda_sweep(preset: str, encoder: str, seeds: list[int], lambdas: list[float], *, overrides: dict | None = None,
-                 out_root: Path | None = None, tracker=None, progress: bool = True) -> dict:
+                 out_root: Path | None = None, tracker=None, progress: bool = True, item_rows: list | None = None) -> dict:
     """Per lambda: the pooled statistic of each kind with its interval, and the paired difference against
-    lambda 0.3 (when 0.3 is in the grid). ``tracker``: an EvalTracker; one nested run per lambda."""
+    lambda 0.3 (when 0.3 is in the grid). ``tracker``: an EvalTracker; one nested run per lambda. ``item_rows`` (a
+    list) receives the per-item rows of every lambda (condition ``santa@lam=<x>``) and of the C6 readings."""
     out_root = out_root or eval_dir()
     results: dict[float, dict] = {lam: {} for lam in lambdas}
     cfg = None
@@ -33,6 +43,8 @@ def lambda_sweep(preset: str, encoder: str, seeds: list[int], lambdas: list[floa
         for lam in lambdas:
             results[lam][seed] = evaluate_run(folder, lambda_settings(cfg, lam), out_root / folder.name,
                                               progress=progress)["santa"]
+    if item_rows is not None:
+        item_rows += [row for lam in lambdas for row in condition_rows(encoder, lambda_condition(lam), results[lam])]
     tasks = [t for t in cfg.eval.tasks if get_task(t).kind in KINDS]
     scores = {lam: {t: task_scores(results[lam], t) for t in tasks} for lam in lambdas}
     resamples = cfg.eval.bootstrap_resamples
@@ -54,13 +66,14 @@ def lambda_sweep(preset: str, encoder: str, seeds: list[int], lambdas: list[floa
                                 {kind: row[kind]["value"] for kind in KINDS if kind in row}
                                 | {f"{kind}_ci_low": row[kind]["ci95"][0] for kind in KINDS if kind in row}
                                 | {f"{kind}_ci_high": row[kind]["ci95"][1] for kind in KINDS if kind in row})
-    c6 = santa_ablation(preset, encoder, seeds, scores, overrides=overrides, out_root=out_root, progress=progress)
+    c6 = santa_ablation(preset, encoder, seeds, scores, overrides=overrides, out_root=out_root, progress=progress,
+                        item_rows=item_rows)
     return {"preset": preset, "encoder": encoder, "seeds": seeds, "lambdas": lambdas, "rows": rows,
             "claim": interior_optimum(rows), "c6": c6, "paper": {"chosen_lambda": PAPER_LAMBDA, "cider": PAPER_CIDER}}
 
 
 def santa_ablation(preset: str, encoder: str, seeds: list[int], scores: dict, *, overrides: dict | None = None,
-                   out_root: Path, progress: bool = True) -> dict:
+                   out_root: Path, progress: bool = True, item_rows: list | None = None) -> dict:
     """C6 against full Santa (lambda 0.3, the run's noise), on captioning CIDEr-D, paired: without the audio
     embedding (lambda 1), and without the noise in both readings: Santa's retrieved texts left clean
     (santa.noise_variance = 0) and Santa on a model trained without noise (when those runs exist)."""
@@ -81,6 +94,8 @@ def santa_ablation(preset: str, encoder: str, seeds: list[int], scores: dict, *,
             nonoise[seed] = evaluate_run(run_dir(no_noise_cfg), lambda_settings(no_noise_cfg, PAPER_LAMBDA),
                                          out_root / run_dir(no_noise_cfg).name, progress=progress)["santa"]
     variants["without noise on the retrieved texts (santa.noise_variance 0)"] = {t: task_scores(clean, t) for t in full}
+    if item_rows is not None:
+        item_rows += condition_rows(encoder, CLEAN_SANTA, clean)
     if len(nonoise) == len(seeds):
         variants["on a model trained without noise"] = {t: task_scores(nonoise, t) for t in full}
     resamples = load_config(preset).eval.bootstrap_resamples

@@ -34,6 +34,15 @@ def training_inputs(cfg: Config, encoder, noise_variance: float, n: int, seed: i
     return noisy_unit(text, noise_variance, torch.Generator().manual_seed(derive_seed(seed, "discrepancy/noise"))).numpy()
 
 
+def label_inputs(cfg: Config, encoder, noise_variance: float, seed: int) -> np.ndarray:
+    """[m, d] rows aligned with ``test_inputs``: the text embedding of each eval classification clip's own label
+    ("The sound of <label>.") plus the training noise, unit norm."""
+    root = resolve_path(cfg.data.audio_root, "data.audio_root")
+    labels = {r["audio_id"]: r["output"] for t in cfg.eval.tasks if t.startswith("cls_") for r in task_records(root, t, cfg)}
+    text = torch.from_numpy(encoder.embed_text([label_caption(labels[i]) for i in sorted(labels)]))
+    return noisy_unit(text, noise_variance, torch.Generator().manual_seed(derive_seed(seed, "discrepancy/labels"))).numpy()
+
+
 def test_inputs(cfg: Config, encoder, transfer: str, lam: float | None, noise_variance: float, seed: int) -> np.ndarray:
     """[m, d] the eval classification clips' audio embeddings after ``transfer`` (Santa at ``lam``), unit norm."""
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
@@ -82,12 +91,13 @@ def bound_points(preset: str, encoders: list[str], seeds: list[int], lambdas: li
         runs = {s: finished_run(run_config(preset, encoder_name, s, "text", overrides)) for s in seeds}
         variance = noise_variance_of(runs[seeds[0]] / "final")
         train_x = training_inputs(cfg, encoder, variance, n_train, cfg.eval.subset_seed)
+        label_x = label_inputs(cfg, encoder, variance, cfg.eval.subset_seed)
         settings_list = [("plain", None), ("memory", None)] + [("santa", float(lam)) for lam in lambdas]
         gamma = None
         for transfer, lam in settings_list:
             test_x = test_inputs(cfg, encoder, transfer, lam, variance, cfg.eval.subset_seed)
             gamma = gamma or shared_gamma(train_x, test_x)
-            estimates = discrepancies(train_x, test_x, gamma, cfg.eval.subset_seed)
+            estimates = discrepancies(train_x, test_x, gamma, cfg.eval.subset_seed, label_text=label_x)
             for seed, folder in runs.items():
                 run_cfg = run_config(preset, encoder_name, seed, "text", overrides)
                 settings = replace(run_cfg, eval=replace(run_cfg.eval, transfers=[transfer]),

@@ -9,6 +9,7 @@ Timings are wall-clock on whatever else the machine is doing: read ratios from o
 """
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import replace
@@ -21,6 +22,7 @@ from ..data.sources import audio_records
 from ..encoders import encoder_from_config
 from ..evaluation import corpus_captions, memory_bank, resolved_santa, task_records
 from ..inference import generate
+from ..provenance import cpu_model
 from ..runs import load_run
 from ..santa import santa
 
@@ -32,8 +34,9 @@ def timed(fn, repeat: int = 1) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-def training_throughput(cfg: Config, warmup: int) -> float:
-    """Samples per second over the steps after ``warmup`` (a fresh process is slow at first); nothing kept."""
+def training_step_seconds(cfg: Config, warmup: int) -> list[float]:
+    """Seconds per training sample of each optimizer step after ``warmup`` (a fresh process is slow at first),
+    one timing per step; nothing kept."""
     from ..training import train
 
     stamps: dict[int, float] = {}
@@ -41,8 +44,15 @@ def training_throughput(cfg: Config, warmup: int) -> float:
         cfg = replace(cfg, train=replace(cfg.train, save_every=10**9, output_dir=tmp),
                       tracking=replace(cfg.tracking, enabled=False))
         train(cfg, on_step=lambda step, loss: stamps.__setitem__(step, time.perf_counter()), name="bench", progress=False)
-    last = max(stamps)
-    return (last - warmup) * cfg.train.batch_size * cfg.train.grad_accum / (stamps[last] - stamps[warmup])
+    per_step = cfg.train.batch_size * cfg.train.grad_accum
+    steps = sorted(s for s in stamps if s >= warmup)
+    return [(stamps[b] - stamps[a]) / per_step for a, b in zip(steps, steps[1:])]
+
+
+def training_throughput(cfg: Config, warmup: int) -> float:
+    """Samples per second over the steps after ``warmup``."""
+    seconds = training_step_seconds(cfg, warmup)
+    return len(seconds) / sum(seconds)
 
 
 def matmul_peak_tflops(dtype: torch.dtype = torch.float32, size: int = 2048, repeat: int = 10) -> float:
@@ -81,36 +91,46 @@ def training_flops_per_sample(cfg: Config, batches: int = 4) -> float:
     return flops / samples
 
 
-def embedding_seconds(cfg: Config, modality: str, n: int) -> float:
-    """Seconds per training input to embed ``n`` of them with the cache off: corpus captions (text) or
-    audio-train clips (audio)."""
+def embedding_seconds(cfg: Config, modality: str, n: int, repeats: int = 1) -> list[float]:
+    """Seconds per training input to embed ``n`` of them with the cache off, once per repeat: corpus captions
+    (text) or audio-train clips (audio)."""
     encoder = encoder_from_config(cfg.encoder, cache=False, progress=False)
     if modality == "text":
         items = corpus_captions(cfg)[:n]
         encoder.embed_text(items[:1])  # warm-up: the towers load once per process
-        return timed(lambda: encoder.embed_text(items)) / len(items)
+        return [timed(lambda: encoder.embed_text(items)) / len(items) for _ in range(repeats)]
     root = resolve_path(cfg.data.audio_root, "data.audio_root")
     clips = sorted({root / r["audio_id"] for records in audio_records(cfg).values() for r in records})
     clips = clips[:n]
     encoder.embed_audio(clips[:1])
-    return timed(lambda: encoder.embed_audio(clips)) / len(clips)
+    return [timed(lambda: encoder.embed_audio(clips)) / len(clips) for _ in range(repeats)]
 
 
-def training_costs(preset: str, steps: int, warmup: int, n_embed: int, overrides: dict | None = None) -> dict:
-    """Text-only vs MATS-Audio (same model, same steps) and cached vs on-the-fly embeddings, with ratios."""
+def training_costs(preset: str, steps: int, warmup: int, n_embed: int, overrides: dict | None = None,
+                   embed_repeats: int = 5) -> dict:
+    """Text-only vs MATS-Audio (same model, same steps) and cached vs on-the-fly embeddings, with ratios, and the
+    raw timing samples C8 is decided from (``samples``: one per optimizer step after the warm-up, one per
+    embedding repeat; seconds per training sample, each training input embedded once)."""
     base = {"train.max_steps": steps, **(overrides or {})}
     text = load_config(preset, base)
     audio = load_config(preset, {**base, "data.modality": "audio"})
-    out = {"steps": steps, "warmup": warmup, "n_embed": n_embed}
-    out["text_samples_per_s"] = training_throughput(text, warmup)
-    out["audio_samples_per_s"] = training_throughput(audio, warmup)
+    out = {"steps": steps, "warmup": warmup, "n_embed": n_embed, "embed_repeats": embed_repeats}
+    step_seconds = {"text": training_step_seconds(text, warmup), "audio": training_step_seconds(audio, warmup)}
+    embed_seconds = {mode: embedding_seconds(text, mode, n_embed, embed_repeats) for mode in ("text", "audio")}
+    out["samples"] = [{"mode": mode, "component": component, "repeat": i, "seconds_per_sample": float(v)}
+                      for mode in ("text", "audio")
+                      for component, values in (("embed", embed_seconds[mode]), ("step", step_seconds[mode]))
+                      for i, v in enumerate(values)]
+    out["text_samples_per_s"] = len(step_seconds["text"]) / sum(step_seconds["text"])
+    out["audio_samples_per_s"] = len(step_seconds["audio"]) / sum(step_seconds["audio"])
     out["on_the_fly_samples_per_s"] = training_throughput(load_config(preset, {**base, "data.embeddings": "on_the_fly"}), warmup)
-    out["text_embed_s_per_input"] = embedding_seconds(text, "text", n_embed)
-    out["audio_embed_s_per_input"] = embedding_seconds(text, "audio", n_embed)
+    out["text_embed_s_per_input"] = sum(embed_seconds["text"]) / embed_repeats
+    out["audio_embed_s_per_input"] = sum(embed_seconds["audio"]) / embed_repeats
     from ..model import resolve_dtype
 
     dtype = resolve_dtype(text.llm.dtype)
     out["llm_dtype"] = str(dtype).replace("torch.", "")
+    out["machine"] = f"{cpu_model()}, {os.cpu_count()} cores, LLM in {out['llm_dtype']}"
     out["matmul_peak_tflops"] = matmul_peak_tflops(dtype)
     out["train_flops_per_sample"] = training_flops_per_sample(text)
     out["train_tflops"] = out["text_samples_per_s"] * out["train_flops_per_sample"] / 1e12

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.item_table import top_answer_share
 from ..analysis.transfer_table import CONDITIONS, ENCODER_SETTING, EXTRA_PAIRS, KINDS, REFERENCE, _by_kind, task_scores
 from ..baselines import (best_constant_caption, constant_answer_items, constant_caption_items, fit_question_prior,
                          question_prior_items)
@@ -21,6 +22,7 @@ from ..paths import eval_dir
 from ..runs import MissingRunError, finished_run, run_config
 from ..stats import TaskScores, bootstrap, paired_difference
 from . import ensure_run
+from .item_rows import baseline_rows, condition_rows
 
 
 def evaluate_conditions(preset: str, encoder: str, seeds: list[int], conditions: list[str], *,
@@ -132,7 +134,8 @@ def _corpus_caption_outputs(cfg: Config) -> list[str]:
 
 
 def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[str], *, overrides: dict | None = None,
-                  resamples: int | None = None, **evaluate_kw) -> dict:
+                  resamples: int | None = None, item_rows: list | None = None, **evaluate_kw) -> dict:
+    """One encoder's table; ``item_rows`` (a list) receives the per-item rows of every condition and baseline."""
     results, refusals = evaluate_conditions(preset, encoder, seeds, conditions, overrides=overrides, **evaluate_kw)
     cfg = run_config(preset, encoder, seeds[0], "text", overrides)
     resamples = resamples or cfg.eval.bootstrap_resamples
@@ -175,6 +178,13 @@ def encoder_table(preset: str, encoder: str, seeds: list[int], conditions: list[
     table["keys"] = {c: {str(s): {t: [p["key"] for p in r[s][t]] for t in tasks if t in r[s]} for s in seeds}
                      for c, r in results.items()}
     table["missing"] = [c for c in conditions if c not in results]
+    rows = [row for condition, r in results.items() for row in condition_rows(encoder, condition, r)]
+    # C1: a model that says one thing to most clips is seen as such, whatever its score
+    table["top_answer_share"] = {c: {kind: share for kind in KINDS
+                                     if (share := top_answer_share(rows, encoder, c, kind)) is not None}
+                                 for c in results}
+    if item_rows is not None:
+        item_rows += rows + baseline_rows(cfg, encoder, seeds, constant, baseline_notes)
     return table
 
 
