@@ -106,7 +106,7 @@ RUNS_IN = 'build/runs/**/$(PRESET)-*/final/key.json'
 # $(call notebook_step,NAME,NOTEBOOK,OUTPUT NOTEBOOK,REPORT NAME,PAPERMILL PARAMETERS,EXTRA INPUTS,EXTRA OUTPUTS)
 notebook_step = $(STEP) $(1) --preset $(PRESET) --inputs $(STUDY_IN) $(2) $(6) \
 	--outputs $(strip $(3)) "$(REPORT_OUT)/$(strip $(4)).*" "$(REPORT_OUT)/figures/$(strip $(4)).png" $(7) -- \
-	$(VENV)/bin/papermill $(2) $(strip $(3)) -k mats $(5)
+	$(VENV)/bin/papermill $(2) $(strip $(3)) -k mats -p report_dir $(REPORT_OUT) $(5)
 
 # Always invoked: the trainer reuses a finished run whose key (settings, encoder, data, code) matches,
 # resumes an unfinished one, and moves a stale one aside and trains again.
@@ -138,7 +138,7 @@ transfer-table: runs
 	mkdir -p $(NOTEBOOK_OUT)
 	$(call notebook_step,transfer-table,notebooks/transfer_table.ipynb,$(NOTEBOOK_OUT)/transfer_table.ipynb,\
 	  transfer_table,-p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
-	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))" $(if $(filter mini,$(PRESET)),-p update_readme True,),\
+	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))",\
 	  $(RUNS_IN))
 
 # Study notebooks, executed by papermill with the `mats` kernel; executed copies go to reports/<preset>/notebooks/.
@@ -247,7 +247,8 @@ reproduce-all: setup data encoder-report $(if $(STUDY_HEADS),miniclap-report,) e
 # without --allow-root: CI and containers run as root.
 LAB_PORT ?= 8888
 lab: setup
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) \
+	  --ServerApp.root_dir=$(CURDIR) --ServerApp.default_url=/lab/tree/reports/INDEX.ipynb
 
 # Port and store are settable: `make mlflow-ui MLFLOW_PORT=5001 MLFLOW_STORE=sqlite:///other.db`.
 MLFLOW_PORT ?= 5000

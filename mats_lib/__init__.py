@@ -17,7 +17,7 @@ The library
     baselines       constant answer, question-only prior, constant caption
     metrics         classification, QA and caption metrics
     encoder_metrics zero-shot accuracy and retrieval recall of an encoder (not Santa's memory retrieval)
-    stats           paired bootstrap intervals
+    stats           paired intervals under the crossed seed x item bootstrap; Holm
     audio           audio loading: any rate, any channels, checked
     seed            one seed to every random source
     encoders/       the CLAP role: tagclap, miniclap (its heads, pairs and gate), the paper's CLAPs, the cache

@@ -24,7 +24,7 @@ from pathlib import Path
 from .config import Config, resolve_path
 from .paths import project_path
 
-# The projection width of each real CLAP (mats_method.md s.2) and how its checkpoint names the last layer of
+# The projection width of each real CLAP (MS-CLAP 2023: 1024-d; LAION-CLAP: 512-d) and how its checkpoint names the last layer of
 # each projection (MS-CLAP: Projection.linear2 of audio_encoder / caption_encoder; LAION-CLAP:
 # audio_projection.2 / text_projection.2, possibly under "module.").
 CLAP_WIDTH = {"msclap": 1024, "laion": 512}

@@ -1,7 +1,7 @@
 """The study's one typed config. Defaults are the paper's settings; each field says where it comes from.
 
-Sources: [cfg] the authors' released configs, [paper] the paper, [open] not recoverable, chosen here
-(see shared reference mats_method.md). Presets live in ``experiments/{smoke,mini,paper}.yaml`` and only
+Sources: [cfg] the authors' released configs, [paper] the paper, [open] not recoverable, chosen here.
+Presets live in ``experiments/{smoke,mini,paper}.yaml`` and only
 list what differs from these defaults. Unknown keys and wrong types raise :class:`ConfigError`.
 
     cfg = load_config("mini", overrides={"train.max_steps": 50})
@@ -126,7 +126,7 @@ class TrainConfig:
 
 @dataclass
 class SantaConfig:
-    """Santa and the memory bank at inference (mats_method.md s.5)."""
+    """Santa and the memory bank at inference (the paper's Santa; the release's settings)."""
 
     memory_size: int = 5172
     """M: memory texts drawn at random from the training corpus [cfg] (0.1% of AudioTIA-5M); capped at the
@@ -190,7 +190,7 @@ class EvalConfig:
 
 @dataclass
 class DecodingConfig:
-    """Generation (mats_method.md s.7): beam 4, no sampling, no-repeat 2-grams, repetition penalty 2."""
+    """Generation (the authors' released decoding settings): beam 4, no sampling, no-repeat 2-grams, repetition penalty 2."""
 
     num_beams: int = 4
     """[cfg]"""
@@ -219,8 +219,9 @@ class DecodingConfig:
 
 @dataclass
 class TrackingConfig:
-    experiment: str = "mats"
-    """MLflow experiment; the tracking URI is MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
+    experiment: str | None = None
+    """MLflow experiment; None: mats-<preset>, the one experiment of a preset's training runs, evaluation parts and
+    notebook runs. The tracking URI is MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
     enabled: bool = True
 
 

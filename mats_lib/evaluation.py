@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto wants ipywidgets in a kernel and warns without it
 
 from .checkpoints import CheckpointError, read_safetensors
 from .config import Config, SantaConfig, resolve_path

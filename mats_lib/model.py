@@ -2,7 +2,7 @@
 
 Axes: b batch, d CLAP embedding dim, p prefix length, h LLM hidden size, n sequence length, v vocabulary.
 
-Prompt layout (mats_method.md s.2), the same in training and at test time:
+Prompt layout (the authors' released code and config), the same in training and at test time:
     USER: <Speech> [p soft tokens] </Speech> {dataset tag} {instruction}\\nASSISTANT: {answer}<eos>
 The loss covers the answer tokens (and EOS) only.
 """

@@ -15,7 +15,7 @@ from .prompts import label_caption
 
 
 def noisy_unit(x: torch.Tensor, variance: float, generator: torch.Generator | None) -> torch.Tensor:
-    """normalise(normalise(x) + N(0, variance I)): [b, d] -> [b, d] (mats_method.md s.3)."""
+    """normalise(normalise(x) + N(0, variance I)): [b, d] -> [b, d] (the paper's text-only training)."""
     x = F.normalize(x.float(), dim=-1)
     if variance <= 0:
         return x

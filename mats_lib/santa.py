@@ -3,7 +3,7 @@ mean_shift (not the paper's: the literature's training-free fix of the modality 
 
 Axes: b batch, d embedding dim, m memory size, k clusters, s largest cluster, l retrieved texts.
 
-Santa (mats_method.md s.5): for an audio embedding a, find the nearest k-means centroid of a memory of
+Santa (the paper's inference-time transfer): for an audio embedding a, find the nearest k-means centroid of a memory of
 CLAP text embeddings, take the l members of that cluster nearest to a (repeated when the cluster is
 smaller), add fresh Gaussian noise to them, weight them by softmax(temperature * <a, m_i>) and mix:
     a' = (1 - lambda) a + lambda * sum_i w_i m_i

@@ -65,8 +65,15 @@ def retrying(call, *args, attempts: int = 8, **kwargs):
             time.sleep(min(8.0, 0.1 * 2 ** attempt) * (0.5 + random.random()))
 
 
+def experiment_for(preset: str, configured: str | None = None) -> str:
+    """The MLflow experiment of a preset: one per preset (``mats-<preset>``), unless the config names another."""
+    return configured or f"mats-{preset}"
+
+
 def environment_tags() -> dict[str, str]:
-    tags = {"git_revision": git_revision(), "python": platform.python_version(), "machine": platform.machine()}
+    revision = git_revision()
+    tags = {"git_revision": revision, "mlflow.source.git.commit": revision.removesuffix("-dirty"),
+            "python": platform.python_version(), "machine": platform.machine()}
     tags.update({f"version.{name}": version for name, version in package_versions().items()})
     return tags
 

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto wants ipywidgets in a kernel and warns without it
 
 from .batches import input_key, load_sources, lr_factor, make_optimizer, training_batch
 from .config import INFERENCE_SECTIONS, Config, resolve_path
@@ -34,7 +34,7 @@ from .checkpoints import load_torch_state
 from .runs import (find_checkpoint, latest_checkpoint, read_key, run_dir as default_run_dir, run_name, save_checkpoint,
                    set_aside, training_key)
 from .seed import seed_everything
-from .tracking import MlflowTracker, NullTracker, environment_tags
+from .tracking import MlflowTracker, NullTracker, environment_tags, experiment_for
 
 
 @dataclass
@@ -113,7 +113,7 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
             set_aside(folder, "its key differs from this configuration's" if latest else "it holds no keyed checkpoint")
         if world > 1:
             dist.barrier()
-    tracker = MlflowTracker(cfg.tracking.experiment, name) if (rank == 0 and cfg.tracking.enabled) else NullTracker()
+    tracker = MlflowTracker(experiment_for(cfg.preset, cfg.tracking.experiment), name) if (rank == 0 and cfg.tracking.enabled) else NullTracker()
     with tracker:
         tracker.set_tags({**environment_tags(), "preset": cfg.preset, "encoder": cfg.encoder.name, "seed": cfg.seed,
                           "modality": cfg.data.modality, "world_size": world, "run_key": key["key"]})

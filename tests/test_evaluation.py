@@ -181,7 +181,7 @@ def test_evaluation_cli_logs_one_nested_run_per_part_with_its_settings(tiny_run,
         main([str(tiny_run), "--out", str(tmp_path / "eval"), "--set", "eval.transfers=[santa]",
               "--set", "eval.tasks=[cls_animals]", "--set", f"santa.lam={lam}", "--set", "tracking.enabled=true"])
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("mats-eval")
+    experiment = client.get_experiment_by_name("mats-smoke")
     runs = client.search_runs([experiment.experiment_id])
     parts = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parts) == 2 and len(runs) == 4

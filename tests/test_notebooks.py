@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # parameters that are not config fields: what to run, sweeps as comma strings
 STUDY_PARAMETERS = {"preset", "seeds", "lambdas", "train_missing", "n_pairs", "resamples", "encoders", "conditions",
                     "allow_missing", "noise", "n_train", "steps", "warmup",
-                    "n_embed", "n_generate", "benchmark", "benchmark_root", "allow_missing_clips", "update_readme"}
+                    "n_embed", "n_generate", "benchmark", "benchmark_root", "allow_missing_clips", "report_dir"}
 
 
 def parameters_of(path):
@@ -65,7 +65,7 @@ def test_ablation_lambda_runs_under_papermill_and_logs_one_nested_run_per_lambda
         <= set(sweep["c6"]["differences_vs_full_santa"])
     assert (tmp_path / "reports" / "smoke" / "figures" / "ablation_lambda-tagclap.png").stat().st_size > 10_000
     client = MlflowClient(uri)
-    runs = client.search_runs([client.get_experiment_by_name("mats-study").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("mats-smoke").experiment_id])
     nested = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert sorted(r.data.params["santa.lam"] for r in nested) == ["0.0", "0.3", "1.0"]
     assert all("caption" in r.data.metrics and "classification" in r.data.metrics for r in nested)

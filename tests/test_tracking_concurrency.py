@@ -115,7 +115,7 @@ def assert_four_executions_logged(uri: str) -> None:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("mats-study")
+    experiment = client.get_experiment_by_name("mats-smoke")
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]

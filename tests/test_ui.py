@@ -119,7 +119,7 @@ def test_mlflow_compare_view_shows_each_parts_settings_and_metrics(tiny_run, tmp
         main([str(tiny_run), "--out", str(tmp_path / "eval"), "--set", "eval.transfers=[santa]",
               "--set", "eval.tasks=[cls_animals]", "--set", f"santa.lam={lam}", "--set", "tracking.enabled=true"])
     client = MlflowClient(store)
-    experiment = client.get_experiment_by_name("mats-eval")
+    experiment = client.get_experiment_by_name("mats-smoke")
     parts = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" in r.data.tags]
     assert len(parts) == 2
 
@@ -159,7 +159,7 @@ def test_jupyterlab_opens_a_study_notebook_with_the_mats_kernel(tmp_path, browse
                env={"JUPYTER_TOKEN": token, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config")},
                log=tmp_path / "lab.log"):
         assert_loopback_only(port)
-        browser.get(f"{url}/lab/tree/train_mats.ipynb?token={token}")
+        browser.get(f"{url}/lab/tree/notebooks/train_mats.ipynb?token={token}")  # Lab is rooted at the repository
         text = wait_for_text(browser, "Train one MATS run", "Python (mats) | Idle", timeout=120)
         kernel = browser.find_element(By.CSS_SELECTOR, ".jp-Toolbar-kernelName").text
         assert kernel == "Python (mats)"

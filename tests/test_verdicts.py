@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from mats_lib.analysis import declaration, item_table
+from mats_lib.study.item_rows import write_item_table
 from mats_lib.analysis.rules import decide, non_inferiority, superiority
 from mats_lib.analysis.verdicts import (decide_bound, decide_comparison_test, decide_cost, decide_gap,
                                         within_encoder_spearman)
@@ -175,8 +176,8 @@ def test_c8_fails_when_text_only_is_not_cheaper_end_to_end():
 def test_item_table_round_trip_is_byte_stable(tmp_path):
     rows = rows_for("santa", "cls_a", np.ones(5)) + rows_for("noise", "cls_a", np.zeros(5))
     a, b = tmp_path / "a.csv.gz", tmp_path / "b.csv.gz"
-    item_table.write(a, rows)
-    item_table.write(b, list(reversed(rows)))
+    write_item_table(a, rows)
+    write_item_table(b, list(reversed(rows)))
     assert a.read_bytes() == b.read_bytes()
     back = item_table.read(a)
     assert len(back) == 30 and back[0]["score"] in (0.0, 1.0)
@@ -188,14 +189,14 @@ def test_compare_reports_allows_the_documented_flips_and_no_more(tmp_path):
 
     rows = rows_for("santa", "cls_a", np.ones(300))
     committed, regenerated = tmp_path / "committed", tmp_path / "regenerated"
-    item_table.write(committed / "items-benchmark_tables.csv.gz", rows)
+    write_item_table(committed / "items-benchmark_tables.csv.gz", rows)
     subset = [dict(r) for r in rows if r["training_seed"] == 0]  # a cold subset: one run
     subset[0]["score"] = 0.0  # one near-tie flip in 300
-    item_table.write(regenerated / "items-benchmark_tables.csv.gz", subset)
+    write_item_table(regenerated / "items-benchmark_tables.csv.gz", subset)
     assert main([str(committed), str(regenerated)]) == 0
     for r in subset[1:4]:
         r["prediction"] = "another answer"
-    item_table.write(regenerated / "items-benchmark_tables.csv.gz", subset)
+    write_item_table(regenerated / "items-benchmark_tables.csv.gz", subset)
     assert main([str(committed), str(regenerated)]) == 1  # 4 of 300 > 0.5%
     result = item_table.compare(rows, subset)
     assert result["differing"] == 4 and result["shared"] == 300 and not result["agree"]

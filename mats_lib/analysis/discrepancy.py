@@ -2,7 +2,7 @@
 
 Thm 3.1 bounds the audio-domain risk by the empirical text-domain risk plus a discrepancy between the text
 (training) and audio (test) input distributions, plus a complexity term. Its exact estimator is not
-recoverable (mats_method.md s.1), so the study uses three established two-sample estimates between the
+recoverable from the paper, so the study uses three established two-sample estimates between the
 training inputs (CLAP text embeddings of corpus captions plus the training noise) and the test inputs (the eval
 clips' audio embeddings after a transfer):
 

@@ -3,13 +3,12 @@
 One row per (encoder, condition, training seed, task, item): the item's score (averaged over the evaluation
 seeds), its reference and the prediction (of the first evaluation seed). The constant baselines are conditions
 too (``constant``, ``question_prior``), one row per seed like the others, so every comparison is paired on the
-same rows. Written as gzipped CSV with a fixed header and no timestamp, so the same rows give the same bytes.
+same rows. Stored as gzipped CSV (``study.item_rows.write_item_table`` writes it); read, selected and compared here.
 """
 from __future__ import annotations
 
 import csv
 import gzip
-import io
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,22 +22,6 @@ FILENAME = "items-{source}.csv.gz"
 
 class ItemTableError(ValueError):
     pass
-
-
-def write(path: Path, rows: list[dict]) -> Path:
-    """Rows sorted by their identity, as gzipped CSV (gzip's mtime fixed at 0: equal rows, equal bytes)."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, COLUMNS, lineterminator="\n", extrasaction="raise")
-    writer.writeheader()
-    key = lambda r: (r["encoder"], r["condition"], int(r["training_seed"]), r["task"], int(r["item"]))  # noqa: E731
-    for row in sorted(rows, key=key):
-        writer.writerow({c: (f"{row[c]:.6g}" if c == "score" else row[c]) for c in COLUMNS})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
-        f.write(text.getvalue().encode())
-    tmp.replace(path)
-    return path
 
 
 def read(path: Path) -> list[dict]:

@@ -1,6 +1,6 @@
 """The transfer comparison: the paper's conditions on the same items, with baselines and paired intervals.
 
-Conditions (mats_method.md s.6) pair a training run with a transfer of the audio embedding:
+Conditions (docs/evaluation.md) pair a training run with a transfer of the audio embedding:
 
 | condition  | run                          | transfer   |
 |------------|------------------------------|------------|
@@ -26,7 +26,6 @@ import numpy as np
 from ..config import load_config
 from ..data.tasks import get_task
 from ..stats import TaskScores
-from .readme_blocks import replace_block
 
 CONDITIONS = {"raw": ("nonoise", "plain"), "noise": ("text", "plain"), "memory": ("text", "memory"),
               "santa": ("text", "santa"), "added_noise": ("text", "added_noise"), "mean_shift": ("text", "mean_shift"),
@@ -163,48 +162,3 @@ def to_markdown(table: dict) -> str:
             for task, reason in sorted(refused.items()):
                 lines.append(f"- {condition}, {task}: refused by the zero-shot guard: {reason}")
     return "\n".join(lines) + "\n"
-
-
-README_BEGIN, README_END = "<!-- transfer-table:begin -->", "<!-- transfer-table:end -->"
-
-
-def readme_markdown(table: dict) -> str:
-    """The README's view of ``build``'s result: one table per encoder, each pooled value beside its paired
-    difference against the reference transfer. Marginal intervals, accuracy, the differences against the constant
-    baselines and the per-task scores stay in the full report (``to_markdown``)."""
-    ref = table["reference"]
-    lines = [_setting_line(table), "", f"Here each pooled value sits beside its paired difference against **{ref}**, "
-             "the interval and verdict (better / worse / not distinguishable) being the difference's. The values' own "
-             "intervals, accuracy, the differences against the constant baselines and every task: "
-             "`reports/<preset>/transfer_table.md`."]
-    for encoder in table.get("encoder_order", list(table["encoders"])):  # JSON files sort their keys
-        t = table["encoders"][encoder]
-        lines += ["", f"### {t['setting']}", "",
-                  "| condition | " + " | ".join(f"{name} | vs {ref}" for name in KINDS.values()) + " |",
-                  "|---|" + "---|---|" * len(KINDS)]
-        for condition in table["conditions"]:
-            c, d = t["conditions"].get(condition), t["differences"].get(condition) or {}
-            refused = _refused_kinds(t, condition)
-            cells = []
-            for kind in KINDS:
-                if c is None:
-                    cells += ["not run", ""]
-                elif kind in refused and not c.get(kind):
-                    cells += ["refused: not zero-shot", ""]
-                else:
-                    value = f"{c[kind]['value']:.3f}" if c.get(kind) else "-"
-                    difference = _cell(d[kind], True) if d.get(kind) else "(reference)" if condition == ref else ""
-                    cells += [value, difference]
-            lines.append(f"| {condition} | " + " | ".join(cells) + " |")
-        b = t["baselines"]
-        cells = [cell for kind in KINDS for cell in (f"{b[kind]['value']:.3f}" if b.get(kind) else "-", "")]
-        lines.append("| constant answer / constant caption / question prior | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def readme_block(table: dict) -> str:
-    return f"{README_BEGIN}\n{readme_markdown(table)}{README_END}"
-
-
-def replace_readme_block(readme: str, table: dict) -> str:
-    return replace_block(readme, README_BEGIN, README_END, readme_block(table))

@@ -33,7 +33,7 @@ class Benchmark:
     split: str
     reader: Callable[[Path], list[dict]]  # every record the metadata lists
     official_format: str | None = None  # the scorer whose input format the predictions are also written in
-    paper: str = "not recorded"  # what is known offline of the paper's result on it (mats_method.md s.8)
+    paper: str = "not recorded"  # what is known offline of the paper's result on it (the paper's per-dataset numbers are not recorded offline)
 
     @property
     def kind(self) -> str:

@@ -22,7 +22,7 @@ from ..config import Config, parse_overrides
 from ..evaluation import evaluate_run
 from ..paths import eval_dir
 from ..runs import evaluation_config
-from ..tracking import EvalTracker
+from ..tracking import EvalTracker, experiment_for
 
 
 def print_results(results: dict) -> None:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_tracking or not cfg.tracking.enabled:
         results = evaluate_run(args.run, cfg, out)
     else:
-        with EvalTracker("mats-eval", f"eval-{name}", {"run": args.run, **cfg.inference_params()}) as tracker:
+        with EvalTracker(experiment_for(cfg.preset, cfg.tracking.experiment), f"eval-{name}", {"run": args.run, **cfg.inference_params()}) as tracker:
             results = evaluate_run(args.run, cfg, out, tracker=tracker)
     print_results(results)
     if bench is not None and bench.official_format:

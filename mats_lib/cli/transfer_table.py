@@ -4,7 +4,7 @@
 
 Needs the run matrix (`make runs`); a missing run is an error naming its make target, unless
 --allow-missing (its conditions are then reported as "not run"). Evaluation parts are keyed and cached under
-build/eval/. Writes reports/<preset>/transfer_table.{json,md} and, with --update-readme, the README's block.
+build/eval/. Writes reports/<preset>/transfer_table.{json,md} (the README links it).
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ def main() -> None:
     parser.add_argument("--conditions", nargs="+", default=list(DEFAULT_CONDITIONS),
                         choices=list(CONDITIONS))
     parser.add_argument("--allow-missing", action="store_true", help="report conditions without runs as 'not run'")
-    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's transfer-table block")
     parser.add_argument("--no-tracking", action="store_true")
     args = parser.parse_args()
     command = (f"python -m mats_lib.cli.transfer_table --config {args.config} --encoders {' '.join(args.encoders)} "
@@ -30,7 +29,7 @@ def main() -> None:
                + (" --allow-missing" if args.allow_missing else ""))
     table = transfer_table_report(args.config, args.encoders, args.seeds, args.conditions,
                                   allow_missing=args.allow_missing, tracking=not args.no_tracking,
-                                  update_readme_block=args.update_readme, command=command)
+                                  command=command)
     markdown = to_markdown(table)
     print(markdown)
 

@@ -1,7 +1,7 @@
 """AudioTIA-mini: the text-only training corpus, in AudioTIA-5M's record format.
 
 Records are ``{"caption": text for the CLAP text tower, "output": target, "task": source, "instruction": ...}``
-(mats_method.md s.3-4). Sources, with the sampling ratio that sets how often a training step draws from
+(the paper's AudioTIA-5M and the release's source list). Sources, with the sampling ratio that sets how often a training step draws from
 each (the paper's semantics: P(source) = ratio / sum of ratios):
 
 | source                 | tag                         | ratio | texts |

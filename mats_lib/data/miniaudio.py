@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto wants ipywidgets in a kernel and warns without it
 
 from ..assets import assets_dir, list_source_clips
 from ..audio import load_audio

@@ -1,7 +1,7 @@
 """Per-step source sampling with the paper's ratio semantics, and seeded batching.
 
 Each training step first draws one source with probability ratio / sum(ratios), then a batch from that
-source alone (mats_method.md s.3). Every draw comes from an explicit ``numpy.random.Generator``.
+source alone (the authors' released training config). Every draw comes from an explicit ``numpy.random.Generator``.
 """
 from __future__ import annotations
 

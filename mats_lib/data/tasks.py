@@ -1,7 +1,7 @@
 """Tasks and their dataset tags (the text put in the prompt so one model serves many label spaces).
 
 The paper prefixes every instruction with a tag such as ``[audio caption audiocaps]`` or
-``[single event]`` (mats_method.md s.2), in training and at test time. A record's ``task`` names its
+``[single event]`` (the authors' released prompt format), in training and at test time. A record's ``task`` names its
 source dataset; the tag follows from the task. Unknown tasks are an error (``register_task`` adds one).
 """
 from __future__ import annotations

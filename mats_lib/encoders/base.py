@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence, Union
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto wants ipywidgets in a kernel and warns without it
 
 from ..audio import load_audio
 from ..code_keys import roots_key

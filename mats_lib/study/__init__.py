@@ -23,8 +23,8 @@ from ..paths import REPO_ROOT, reports_dir
 from ..provenance import provenance, write_atomic, write_json_atomic
 from ..runs import finished_run, run_config
 
-__all__ = ["dotted", "ensure_run", "notebook_config", "parse_list", "run_config", "save_figure", "update_readme",
-           "write_report"]
+__all__ = ["dotted", "ensure_run", "notebook_config", "notebook_setup", "parse_list", "report_folder", "run_config",
+           "save_figure", "update_readme", "write_report"]
 SECTIONS = tuple(f.name for f in dataclasses.fields(Config) if f.name not in ("preset", "seed"))  # encoder, llm, ...
 
 
@@ -56,9 +56,49 @@ def notebook_config(preset: str, **params) -> Config:
     return load_config(preset, {dotted(k): v for k, v in params.items() if v is not None})
 
 
+_REPORT_FOLDER: Path | None = None  # set by notebook_setup for the rest of this notebook's execution
+# Known, understood library warnings a notebook's reader cannot act on (filtered once, in notebook_setup)
+KNOWN_WARNINGS = (r".*no_repeat_ngram_size.*", r".*is_gradient_checkpointing.*", r"IProgress not found.*")
+
+
+def notebook_setup(preset: str, report_dir: str = "", output_path: str = "") -> Path:
+    """Where this notebook execution writes its reports and figures, said once: ``report_dir`` when given (``make``
+    passes reports/<preset>), else the folder of papermill's output notebook (``--inject-output-path`` gives the
+    notebook ``PAPERMILL_OUTPUT_PATH``), else reports/<preset> when ``MATS_REPORTS_DIR`` asks for it (the tests),
+    else build/notebook-reports/<preset> (an interactive run): never the committed reports unless asked. Executed
+    by papermill (a folder was given), progress bars are off and the known library warnings filtered, so that the
+    executed copy reads as results."""
+    import os
+    import warnings
+
+    from ..paths import build_dir, project_path, report_path
+
+    global _REPORT_FOLDER
+    if report_dir:
+        folder = project_path(report_dir)
+    elif output_path:
+        folder = Path(output_path).expanduser().resolve().parent
+    elif os.environ.get("MATS_REPORTS_DIR"):
+        folder = reports_dir(preset)
+    else:
+        folder = build_dir() / "notebook-reports" / preset
+    _REPORT_FOLDER = folder
+    for pattern in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    if report_dir or output_path:
+        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads TQDM_* defaults from the environment
+    print(f"reports and figures go to {report_path(folder)}")
+    return folder
+
+
+def report_folder(preset: str) -> Path:
+    """The folder reports go to: the notebook's (``notebook_setup``), else reports/<preset> (the commands)."""
+    return _REPORT_FOLDER or reports_dir(preset)
+
+
 def write_report(preset: str, name: str, table: dict, markdown: str | None = None) -> Path:
-    """reports/<preset>/<name>.json (+ .md), stamped with provenance; returns the JSON path."""
-    folder = reports_dir(preset)
+    """<report folder>/<name>.json (+ .md), stamped with provenance; returns the JSON path."""
+    folder = report_folder(preset)
     path = folder / f"{name}.json"
     write_json_atomic(path, {**table, "provenance": provenance()})
     if markdown is not None:
@@ -67,8 +107,8 @@ def write_report(preset: str, name: str, table: dict, markdown: str | None = Non
 
 
 def save_figure(fig, preset: str, name: str, **savefig) -> Path:
-    """reports/<preset>/figures/<name>.png; returns its path."""
-    path = reports_dir(preset) / "figures" / f"{name}.png"
+    """<report folder>/figures/<name>.png; returns its path."""
+    path = report_folder(preset) / "figures" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, **{"dpi": 110, **savefig})
     return path
@@ -87,7 +127,7 @@ def ensure_run(cfg: Config, train_missing: bool = True, progress: bool = True) -
 
 
 def update_readme(begin: str, end: str, block: str) -> Path:
-    """Rewrite the README's block between ``begin`` and ``end`` (a generated block: the transfer table, the claims)."""
+    """Rewrite the README's block between ``begin`` and ``end`` (a generated block: the claims)."""
     readme = REPO_ROOT / "README.md"
     write_atomic(readme, replace_block(readme.read_text(), begin, end, block))
     return readme

@@ -6,6 +6,9 @@ with one row per training seed, so that every comparison pairs the same rows.
 """
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,6 @@ from ..analysis import item_table
 from ..config import Config
 from ..data.tasks import get_task
 from ..evaluation import items_root, task_records
-from ..paths import reports_dir
 from ..stats import TaskScores
 
 BASELINE_CONDITION = {"classification": "constant", "caption": "constant", "qa": "question_prior"}
@@ -55,6 +57,22 @@ def baseline_rows(cfg: Config, encoder: str, seeds: list[int], constant: dict[st
     return rows
 
 
+def write_item_table(path: Path, rows: list[dict]) -> Path:
+    """Rows sorted by their identity, as gzipped CSV (gzip's mtime fixed at 0: equal rows, equal bytes)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, item_table.COLUMNS, lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    key = lambda r: (r["encoder"], r["condition"], int(r["training_seed"]), r["task"], int(r["item"]))  # noqa: E731
+    for row in sorted(rows, key=key):
+        writer.writerow({c: (f"{row[c]:.6g}" if c == "score" else row[c]) for c in item_table.COLUMNS})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+        f.write(text.getvalue().encode())
+    tmp.replace(path)
+    return path
+
+
 def _majority(labels: list[str]) -> str:
     """The constant answer ``baselines.constant_answer_items`` scores (ties: the first in sorted order)."""
     values, counts = np.unique(np.asarray(labels), return_counts=True)
@@ -62,5 +80,7 @@ def _majority(labels: list[str]) -> str:
 
 
 def write_items(preset: str, source: str, rows: list[dict], folder: Path | None = None) -> Path:
-    """reports/<preset>/items-<source>.csv.gz."""
-    return item_table.write((folder or reports_dir(preset)) / item_table.FILENAME.format(source=source), rows)
+    """<report folder>/items-<source>.csv.gz."""
+    from . import report_folder
+
+    return write_item_table((folder or report_folder(preset)) / item_table.FILENAME.format(source=source), rows)

@@ -4,15 +4,12 @@ evidence) and the modality gap's geometry. Each evaluates or embeds through the 
 """
 from __future__ import annotations
 
-import json
-
 from ..analysis.geometry import to_markdown as geometry_markdown
-from ..analysis.transfer_table import README_BEGIN, README_END, readme_block, to_markdown
+from ..analysis.transfer_table import to_markdown
 from ..config import load_config
-from ..paths import reports_dir
 from ..provenance import provenance, write_atomic, write_json_atomic
-from ..tracking import EvalTracker
-from . import update_readme
+from ..tracking import EvalTracker, experiment_for
+from . import report_folder
 from .geometry import encoder_geometry, plot
 from .transfer_table import build
 
@@ -20,22 +17,19 @@ DEFAULT_CONDITIONS = ("raw", "noise", "memory", "santa", "mean_shift", "MATS-Aud
 
 
 def _part_tracker(run, settings):
-    return EvalTracker("mats-eval", f"eval-{run.name}", {"run": str(run), **settings.inference_params()})
+    return EvalTracker(experiment_for(settings.preset, settings.tracking.experiment), f"eval-{run.name}", {"run": str(run), **settings.inference_params()})
 
 
 def transfer_table_report(preset: str, encoders: list[str], seeds: list[int],
                           conditions: list[str] | tuple[str, ...] = DEFAULT_CONDITIONS, *, allow_missing: bool = False,
-                          tracking: bool = True, update_readme_block: bool = False, command: str = "") -> dict:
-    """Evaluate every condition's runs (parts reused by key), write reports/<preset>/transfer_table.{json,md} and,
-    when asked, the README's block (from the JSON as written, as tests/test_reports.py reads it)."""
+                          tracking: bool = True, command: str = "") -> dict:
+    """Evaluate every condition's runs (parts reused by key), write <report folder>/transfer_table.{json,md}."""
     table = build(preset, encoders, seeds, list(conditions), command=command, allow_missing=allow_missing,
                   tracker_factory=_part_tracker if tracking else None)
     table["provenance"] = provenance()
-    out = reports_dir(preset) / "transfer_table"
+    out = report_folder(preset) / "transfer_table"
     write_json_atomic(out.with_suffix(".json"), table)
     write_atomic(out.with_suffix(".md"), to_markdown(table))
-    if update_readme_block:
-        update_readme(README_BEGIN, README_END, readme_block(json.loads(out.with_suffix(".json").read_text())))
     return table
 
 
@@ -43,7 +37,7 @@ def geometry_report(preset: str, encoders: list[str], pairs: int = 350, seed: in
     """The gap's geometry per encoder and transfer: reports/<preset>/modality_geometry.{json,md} and its figure."""
     tables = {e: encoder_geometry(load_config(preset, {"encoder.name": e, "seed": seed}), pairs, seed=seed)
               for e in encoders}
-    out = reports_dir(preset)
+    out = report_folder(preset)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     plot(tables).savefig(out / "figures" / "modality_geometry.png", dpi=120)
     write_atomic(out / "modality_geometry.md", geometry_markdown(tables, command))
