@@ -28,7 +28,7 @@ from .paths import project_path
 # each projection (MS-CLAP: Projection.linear2 of audio_encoder / caption_encoder; LAION-CLAP:
 # audio_projection.2 / text_projection.2, possibly under "module.").
 CLAP_WIDTH = {"msclap": 1024, "laion": 512}
-CLAP_PROJECTIONS = {"msclap": ("audio_encoder.projection.linear2.weight", "caption_encoder.proj.linear2.weight"),
+CLAP_PROJECTIONS = {"msclap": ("audio_encoder.projection.linear2.weight", "caption_encoder.projection.linear2.weight"),
                     "laion": ("audio_projection.2.weight", "text_projection.2.weight")}
 SAMPLE_RECORDS = 200
 SAMPLE_CLIPS = 5

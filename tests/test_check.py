@@ -14,7 +14,7 @@ def standins(tmp_path, width=1024, hidden=64, record=None):
     """A CLAP checkpoint laid out as MS-CLAP's (projections under 'model'), an LLM folder, a one-source corpus."""
     checkpoint = tmp_path / "CLAP_weights_2023.pth"
     torch.save({"model": {"audio_encoder.projection.linear2.weight": torch.zeros(width, width),
-                          "caption_encoder.proj.linear2.weight": torch.zeros(width, width)}}, checkpoint)
+                          "caption_encoder.projection.linear2.weight": torch.zeros(width, width)}}, checkpoint)
     llm = tmp_path / "vicuna"
     llm.mkdir()
     (llm / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": hidden, "num_hidden_layers": 2,
@@ -128,3 +128,19 @@ def test_benchmark_roots_are_read_and_their_problems_named(tmp_path, capsys):
     assert "benchmark clotho: " in out and "missing column(s) ['caption_2'" in out
     assert f"benchmark gtzan: {tmp_path / 'nowhere'} is not an existing folder" in out
     assert "benchmark nope: unknown benchmark 'nope'" in out
+
+
+def test_a_laion_checkpoint_in_its_original_layout_passes_and_a_wrong_width_is_named(tmp_path, capsys):
+    """LAION-CLAP's original .pt: the projections as audio_projection.2 / text_projection.2 under 'state_dict', each
+    key prefixed 'module.' (saved from DDP); 512-d."""
+    args = standins(tmp_path)
+    laion = tmp_path / "630k-audioset-best.pt"
+    for width, ok in ((512, True), (768, False)):
+        torch.save({"state_dict": {"module.audio_projection.2.weight": torch.zeros(width, width),
+                                   "module.text_projection.2.weight": torch.zeros(width, width)}}, laion)
+        code = main(["--preset", "paper", "--set", "encoder.name=laion", "--set", f"encoder.checkpoint={laion}"] + args[2:])
+        out = capsys.readouterr().out
+        if ok:
+            assert "projections {'audio': 512, 'text': 512}" in out and "laion is" not in out and "has no" not in out
+        else:
+            assert code == 1 and "audio projection is 768-d, laion is 512-d" in out
