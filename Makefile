@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: compare-reports check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap modality-geometry benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: compare-reports mlflow-import check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap modality-geometry benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
@@ -42,6 +42,7 @@ help:
 	@echo "make miniclap-report tagclap vs miniclap: eval split, class-disjoint, leave-one-source-out; gate trade-off"
 	@echo "make check           pre-flight check of a preset's paths and shapes (PRESET=paper ARGS=\"--set ...\")"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
+	@echo "make mlflow-import   the committed reports as MLflow runs (no training; before make mlflow-ui)"
 
 # ---------------------------------------------------------------------------------------- set-up
 setup: system-packages $(VENV)/.kernel-stamp assets
@@ -249,6 +250,11 @@ LAB_PORT ?= 8888
 lab: setup
 	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) \
 	  --ServerApp.root_dir=$(CURDIR) --ServerApp.default_url=/lab/tree/reports/INDEX.ipynb
+
+# The committed reports as runs of the local store (experiment mats-<preset>), no training: a fresh clone's
+# MLflow UI shows the study; a second call adds nothing, a changed report replaces its runs
+mlflow-import: setup
+	$(PY) -m mats_lib.cli.mlflow_import $(PRESET)
 
 # Port and store are settable: `make mlflow-ui MLFLOW_PORT=5001 MLFLOW_STORE=sqlite:///other.db`.
 MLFLOW_PORT ?= 5000

@@ -201,4 +201,61 @@ class EvalTracker:
             child.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=0)
 
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
-        self.parent.log_artifact(path, folder)
+        """An artifact of the parent run, while it is open or after it ended (a figure drawn in a later cell)."""
+        if self.parent.run_id is not None and self.parent._mlflow.active_run() is None:
+            from mlflow.tracking import MlflowClient
+
+            retrying(MlflowClient(self.parent.uri).log_artifact, self.parent.run_id, str(path), folder)
+        else:
+            self.parent.log_artifact(path, folder)
+
+
+# ------------------------------------------------------------------------------------------ committed reports
+REPORT_TAG, REPORT_SHA_TAG = "mats.report", "mats.report_sha"
+
+
+def _ensure_experiment_id(client, uri: str, experiment: str) -> str:
+    with store_lock(uri):
+        found = retrying(client.get_experiment_by_name, experiment)
+        if found is not None:
+            return found.experiment_id
+        sqlite = _sqlite_path(uri)
+        location = (sqlite.parent / "mlartifacts").as_uri() if sqlite else None
+        return retrying(client.create_experiment, experiment, artifact_location=location)
+
+
+def _log_spec(client, experiment_id: str, spec: dict, tags: dict, parent_id: str | None = None) -> int:
+    from mlflow.entities import Metric, Param
+
+    run_tags = {**tags, **{k: str(v) for k, v in spec["tags"].items()}}
+    if parent_id:
+        run_tags["mlflow.parentRunId"] = parent_id
+    run = retrying(client.create_run, experiment_id, run_name=spec["name"], tags=run_tags)
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, float(v), now, 0) for k, v in spec["metrics"].items()]
+    metrics += [Metric(name, float(v), now, int(step)) for name, points in spec["series"].items() for step, v in points]
+    params = [Param(k, ("null" if v is None else str(v))[:6000]) for k, v in spec["params"].items()]
+    for start in range(0, max(len(metrics), 1), 900):  # MLflow takes at most 1,000 metrics per batch
+        retrying(client.log_batch, run.info.run_id, metrics=metrics[start:start + 900],
+                 params=params if start == 0 else [], tags=[])
+    retrying(client.set_terminated, run.info.run_id, "FINISHED")
+    return 1 + sum(_log_spec(client, experiment_id, child, tags, run.info.run_id) for child in spec["children"])
+
+
+def import_report(experiment: str, report: str, sha: str, spec: dict, tags: dict,
+                  tracking_uri: str | None = None) -> int:
+    """Log one committed report's runs (``analysis.mlflow_view``), idempotently: nothing when runs tagged with this
+    report and its hash exist; the report's older runs deleted and replaced when its hash changed. Returns the
+    number of runs logged."""
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri or default_tracking_uri()
+    client = MlflowClient(uri)
+    experiment_id = _ensure_experiment_id(client, uri, experiment)
+    existing = retrying(client.search_runs, [experiment_id], filter_string=f"tags.`{REPORT_TAG}` = '{report}'",
+                        max_results=10000)
+    if any(r.data.tags.get(REPORT_SHA_TAG) == sha for r in existing):
+        return 0
+    for run in existing:
+        retrying(client.delete_run, run.info.run_id)
+    return _log_spec(client, experiment_id, spec, {**tags, REPORT_TAG: report, REPORT_SHA_TAG: sha})

@@ -88,7 +88,17 @@ def test_modality_gap_runs_under_papermill_with_its_numbers_and_figure(tmp_path,
 
 
 def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp_path, monkeypatch):
-    execute("benchmark_tables.ipynb", {"preset": "smoke", "encoders": "tagclap", "seeds": "0"}, tmp_path, monkeypatch)
+    uri = execute("benchmark_tables.ipynb", {"preset": "smoke", "encoders": "tagclap", "seeds": "0"}, tmp_path, monkeypatch)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("mats-smoke").experiment_id], max_results=1000)
+    [parent] = [r for r in runs if r.info.run_name == "benchmark_tables-smoke"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    santa = next(r for r in children if r.info.run_name == "tagclap/santa")
+    assert {"classification", "classification_ci_low", "classification_ci_high", "classification_vs_noise"} <= set(
+        santa.data.metrics) and santa.data.params["condition"] == "santa"
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"figures", "results"}
     execute("ablation_lambda.ipynb", {"preset": "smoke", "seeds": "0", "lambdas": "0,0.3,1"}, tmp_path, monkeypatch,
             out="sweep.ipynb")
     table = json.loads((tmp_path / "reports" / "smoke" / "benchmark_tables.json").read_text())

@@ -132,7 +132,7 @@ def test_mlflow_compare_view_shows_each_parts_settings_and_metrics(tiny_run, tmp
         browser.get(f"{url}/#/compare-runs?runs={ids}&experiments={json.dumps([experiment.experiment_id])}")
         text = wait_for_text(browser, "Comparing 2 Runs", "santa.lam", "balanced_accuracy")
         for part in parts:
-            assert part.info.run_name in text  # e.g. "santa/cls_animals/seed0 [9769dcf8]"
+            assert part.info.run_name in text  # e.g. "santa/cls_animals/eval_seed0 [9769dcf8]"
         rows = {line.split(" ", 1)[0]: line for line in text.splitlines() if " " in line}
         assert rows["santa.lam"].split()[1:] and sorted(rows["santa.lam"].split()[1:]) == ["0.0", "1.0"]
         assert rows["transfer"].split()[1:] == ["santa", "santa"]

@@ -200,3 +200,16 @@ def test_compare_reports_allows_the_documented_flips_and_no_more(tmp_path):
     assert main([str(committed), str(regenerated)]) == 1  # 4 of 300 > 0.5%
     result = item_table.compare(rows, subset)
     assert result["differing"] == 4 and result["shared"] == 300 and not result["agree"]
+
+
+def test_component_intervals_hold_their_means():
+    from mats_lib.analysis.verdicts import component_intervals
+
+    rng = np.random.default_rng(4)
+    samples = [{"mode": m, "component": c, "seconds_per_sample": float(rng.normal(0.2 if c == "step" else 0.01, 0.01))}
+               for m in ("text", "audio") for c in ("embed", "step") for _ in range(12)]
+    out = component_intervals(samples)
+    for parts in out.values():
+        for mean, low, high in parts.values():
+            assert low < mean < high
+    assert out["text"]["step"][0] > out["text"]["embed"][0]

@@ -257,6 +257,19 @@ def cost_components(samples: list[dict]) -> dict[str, dict[str, np.ndarray]]:
     return {mode: {c: np.array(v) for c, v in parts.items()} for mode, parts in out.items()}
 
 
+def component_intervals(samples: list[dict], resamples: int = 2000, seed: int = 0) -> dict[str, dict[str, tuple]]:
+    """{mode: {component: (mean, low, high)}}: each component's mean seconds per training sample with its 95%
+    percentile interval over the repeated timings (the figure's error bars)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, dict[str, tuple]] = {}
+    for mode, parts in cost_components(samples).items():
+        out[mode] = {}
+        for component, values in parts.items():
+            draws = rng.choice(values, (resamples, len(values))).mean(1)
+            out[mode][component] = (float(values.mean()), *(float(x) for x in np.percentile(draws, [2.5, 97.5])))
+    return out
+
+
 def decide_cost(test: dict, samples: list[dict], machine: str, *, resamples: int = 2000, seed: int = 0) -> dict:
     """C8: seconds per training sample end to end (the mean embedding cost plus the mean step cost), ``a`` minus
     ``b`` (audio-supervised minus text-only), with a percentile interval that resamples every component's repeated
