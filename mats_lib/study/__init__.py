@@ -86,9 +86,28 @@ def notebook_setup(preset: str, report_dir: str = "", output_path: str = "") -> 
     for pattern in KNOWN_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     if report_dir or output_path:
-        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads TQDM_* defaults from the environment
+        _progress_bars_off()
     print(f"reports and figures go to {report_path(folder)}")
     return folder
+
+
+def _progress_bars_off() -> None:
+    """Every tqdm bar of this process off, the library's and its dependencies' (the model loaders'): an executed
+    notebook keeps results, not thousands of bar updates. tqdm reads TQDM_DISABLE only when it is first imported,
+    before a notebook's first cell runs, and the library passes ``disable=not progress`` itself, so the one switch
+    that holds is tqdm's constructor."""
+    import tqdm.std
+
+    init = tqdm.std.tqdm.__init__
+    if getattr(init, "quiet", False):
+        return
+
+    def quiet_init(self, *args, **kwargs):
+        kwargs["disable"] = True
+        init(self, *args, **kwargs)
+
+    quiet_init.quiet = True
+    tqdm.std.tqdm.__init__ = quiet_init
 
 
 def report_folder(preset: str) -> Path:
