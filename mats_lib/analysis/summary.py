@@ -169,9 +169,14 @@ def collect(preset: str) -> dict[str, list[dict]]:
     return collect_declared(preset, folder) if declared_inputs_present(folder) else collect_legacy(preset)
 
 
+def from_declared_tests(rows: dict[str, list[dict]]) -> bool:
+    """Whether the summary's rows come from the declared tests (each names its test) or the earlier rules."""
+    return any("test" in row for claim_rows in rows.values() for row in claim_rows)
+
+
 def summary_markdown(preset: str, rows: dict[str, list[dict]] | None = None) -> str:
     rows = collect(preset) if rows is None else rows
-    if any("test" in row for claim_rows in rows.values() for row in claim_rows):
+    if from_declared_tests(rows):
         return declared_markdown(preset, rows)
     return legacy_markdown(preset, rows)
 

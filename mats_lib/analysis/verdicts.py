@@ -14,7 +14,7 @@ import numpy as np
 
 from ..stats import Interval, TaskScores, holm, paired_difference, pool_weights
 from . import declaration, item_table
-from .rules import Decision, all_of, at_the_floor, decide, oriented, superiority
+from .rules import Decision, all_of, at_the_floor, decide
 
 
 def _fmt(interval: Interval | dict | None, digits: int = 3) -> str:
@@ -48,14 +48,13 @@ def _settings(preset: str, declared: dict, resamples: int, seed: int) -> dict:
             "seed": seed}
 
 
-def _floor_decision(rows, encoder, test, declared, settings) -> tuple[bool, str]:
-    """(whether the test's full condition is at the floor of the primary's metric, the evidence)."""
-    kind = test["primary"]["kind"]
+def _at_floor(rows, encoder, condition: str, kind: str, declared, settings) -> tuple[bool, str]:
+    """(whether ``condition`` is not surely better than the constant baseline of ``kind``'s metric, the evidence)."""
     floor = declared["floors"][kind]
-    interval, why = comparison(rows, encoder, test["primary"]["a"], floor, kind, **settings)
+    interval, why = comparison(rows, encoder, condition, floor, kind, **settings)
     if interval is None:
         return True, f"floor: {why}"
-    return interval.verdict != "better", f"{test['primary']['a']} - {floor} {_fmt(interval)}"
+    return interval.verdict != "better", f"{condition} - {floor} {_fmt(interval)}"
 
 
 def decide_comparison_test(name: str, test: dict, rows: list[dict], encoder: str, preset: str, *,
@@ -75,8 +74,7 @@ def decide_comparison_test(name: str, test: dict, rows: list[dict], encoder: str
         return {**out, "verdict": "inconclusive", "qualifiers": [], "why": "; ".join(reasons),
                 "evidence": "; ".join(reasons), "intervals": {}}
     decision = _combine([decide(test, iv.low, iv.high) for iv in intervals.values()])
-    pooled = sorted(t for iv in intervals.values() for t in iv.per_task if t not in iv.excluded)
-    pooled = sorted(set(pooled))
+    pooled = sorted({t for iv in intervals.values() for t in iv.per_task if t not in iv.excluded})
     loto = {}
     if len(pooled) >= 2:
         for task in pooled:
@@ -87,7 +85,7 @@ def decide_comparison_test(name: str, test: dict, rows: list[dict], encoder: str
             decision.qualifiers = sorted(set(decision.qualifiers) | {"fragile"})
     floor_note = ""
     if test.get("floor"):
-        at_floor, floor_note = _floor_decision(rows, encoder, test, declared, settings)
+        at_floor, floor_note = _at_floor(rows, encoder, p["a"], p["kind"], declared, settings)
         if at_floor:
             decision = at_the_floor(decision)
     secondaries = _secondaries(test, rows, encoder, declared, settings)
@@ -118,10 +116,8 @@ def _secondaries(test, rows, encoder, declared, settings) -> list[dict]:
             continue  # statistic secondaries (C3, C5) are the statistic's own
         interval, why = comparison(rows, encoder, s["a"], s["b"], s["kind"], **settings)
         row = {"comparison": declaration.describe(s), "interval": interval.as_dict() if interval else None, "why": why}
-        floor = declared["floors"].get(s["kind"])
-        if interval is not None and floor:
-            base, _ = comparison(rows, encoder, s["a"], floor, s["kind"], **settings)
-            row["at_the_floor"] = base is None or base.verdict != "better"
+        if interval is not None and s["kind"] in declared["floors"]:
+            row["at_the_floor"] = _at_floor(rows, encoder, s["a"], s["kind"], declared, settings)[0]
         out.append(row)
     return _holm_rows(out)
 
@@ -296,7 +292,3 @@ def decide_cost(test: dict, samples: list[dict], machine: str, *, resamples: int
     return {**out, "verdict": decision.verdict, "qualifiers": decision.qualifiers, "why": decision.why,
             "evidence": f"seconds per training sample, {parts}; {p['a']} - {p['b']} {value:+.4f} [{low:+.4f}, {high:+.4f}]",
             "interval": {"value": value, "ci95": [low, high]}}
-
-
-__all__ = ["comparison", "decide_comparison_test", "decide_gap", "decide_bound", "decide_cost", "oriented",
-           "superiority", "within_encoder_spearman"]

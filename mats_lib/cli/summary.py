@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from ..analysis import declaration
-from ..analysis.summary import README_BEGIN, README_END, SETTING, collect, readme_block, summary_markdown
+from ..analysis.summary import (README_BEGIN, README_END, SETTING, collect, from_declared_tests, readme_block,
+                                summary_markdown)
 from ..paths import reports_dir
 from ..provenance import write_atomic, write_json_atomic
 from .. import study
@@ -21,7 +22,7 @@ def write_summary(preset: str, update_readme: bool = False) -> Path:
     rows = collect(preset)
     folder = reports_dir(preset)
     summary = {"preset": preset, "setting": SETTING.get(preset, preset), "claims": rows}
-    if any("test" in row for claim_rows in rows.values() for row in claim_rows):
+    if from_declared_tests(rows):
         declared = declaration.load()
         summary["declaration"] = {"path": "mats_lib/analysis/claims.yaml", "declared": declared["declared"],
                                   "commit": declared["commit"]}
