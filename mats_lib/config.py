@@ -31,7 +31,11 @@ class EncoderConfig:
     name: str = "msclap"
     """CLAP-role backend: msclap (MS-CLAP 2023, the paper's [cfg]), laion, or tagclap (mini stand-in)."""
     checkpoint: Optional[str] = None
-    """Checkpoint file for msclap / laion; never downloaded [open]."""
+    """Checkpoint of msclap (the 2023 .pth) or laion (the original .pt, or a Hugging Face ClapModel folder);
+    never downloaded [open]."""
+    tokenizer: Optional[str] = None
+    """msclap / laion: folder of the text tower's tokenizer (GPT-2's / RoBERTa's: tokenizer.json, or vocab.json +
+    merges.txt); neither checkpoint holds one and none is downloaded [open]."""
     pooling: str = "mean"
     """tagclap only: how YAMNet patch scores are pooled over a clip [open]."""
 

@@ -92,3 +92,18 @@ def mlflow_server(tmp_path, monkeypatch):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def upstream_reference():
+    """build/reference: the upstream msclap and laion_clap model code (`make reference`), for the parity tests only.
+    `make test` sets MATS_REQUIRE_REFERENCE=1, so that there a missing copy fails instead of skipping."""
+    from mats_lib.paths import project_path
+
+    root = project_path("build/reference")
+    if not (root / "msclap").is_dir() or not (root / "laion_clap").is_dir():
+        message = f"{root} lacks the upstream CLAP code: run `make reference`"
+        if os.environ.get("MATS_REQUIRE_REFERENCE") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return root

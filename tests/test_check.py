@@ -7,11 +7,12 @@ from safetensors.torch import save_file
 
 from mats_lib.check import llm_parameters
 from mats_lib.cli.check import main
-
+from tests.tiny_tokenizers import write_tiny_tokenizer
 
 
 def standins(tmp_path, width=1024, hidden=64, record=None):
-    """A CLAP checkpoint laid out as MS-CLAP's (projections under 'model'), an LLM folder, a one-source corpus."""
+    """A CLAP checkpoint laid out as MS-CLAP's (projections under 'model'), its GPT-2-shaped tokenizer, an LLM
+    folder, a one-source corpus."""
     checkpoint = tmp_path / "CLAP_weights_2023.pth"
     torch.save({"model": {"audio_encoder.projection.linear2.weight": torch.zeros(width, width),
                           "caption_encoder.projection.linear2.weight": torch.zeros(width, width)}}, checkpoint)
@@ -28,14 +29,17 @@ def standins(tmp_path, width=1024, hidden=64, record=None):
             {"caption": "rain", "output": "rain", "task": "audiocaps"}]
     (corpus / "audiocaps.json").write_text(json.dumps(rows))  # AudioTIA-5M ships JSON arrays
     (corpus / "sources.json").write_text(json.dumps({"audiocaps": {"file": "audiocaps.json", "ratio": 40}}))
+    tokenizer = write_tiny_tokenizer(tmp_path / "gpt2", "gpt2")
     return ["--set", f"encoder.checkpoint={checkpoint}", "--set", f"llm.path={llm}",
+            "--set", f"encoder.tokenizer={tokenizer}",
             "--set", f"data.corpus={corpus / 'sources.json'}"]
 
 
 def test_with_nothing_present_every_missing_item_is_named(capsys):
     assert main(["--preset", "paper"]) == 1
     out = capsys.readouterr().out
-    for item in ("encoder.checkpoint: not set", "llm.path: not set", "data.corpus: not set"):
+    for item in ("encoder.checkpoint: not set", "llm.path: not set", "data.corpus: not set",
+                 "encoder.tokenizer: msclap needs its GPT-2 tokenizer"):
         assert item in out
 
 
@@ -48,6 +52,21 @@ def test_right_standins_pass_with_an_estimate(tmp_path, capsys):
     assert main(["--preset", "paper"] + standins(tmp_path)) == 0
     out = capsys.readouterr().out
     assert "projections {'audio': 1024, 'text': 1024}" in out and "GB per GPU" in out and "h on one A100" in out
+    assert "is valid: the MS-CLAP state dict" in out and "encoder.tokenizer: GPT2Tokenizer with 347 tokens" in out
+
+
+def test_a_tokenizer_that_loads_empty_is_refused_by_name(tmp_path, capsys):
+    """The offline trap: transformers 5 builds a GPT-2 tokenizer from `vocab_file=` arguments it ignores, a 1-token
+    vocabulary saved without an error; such a folder would make the text tower embed garbage."""
+    from transformers import GPT2TokenizerFast
+
+    args = standins(tmp_path)
+    empty = tmp_path / "empty-gpt2"
+    GPT2TokenizerFast(vocab_file=str(tmp_path / "gpt2" / "vocab.json"),
+                      merges_file=str(tmp_path / "gpt2" / "merges.txt")).save_pretrained(str(empty))
+    assert main(["--preset", "paper"] + args + ["--set", f"encoder.tokenizer={empty}"]) == 1
+    out = capsys.readouterr().out
+    assert f"encoder.tokenizer: {empty} has a 1-token vocabulary" in out
 
 
 def test_the_estimate_counts_the_corpus_tokens_when_the_tokenizer_loads(tmp_path, capsys):
@@ -138,9 +157,83 @@ def test_a_laion_checkpoint_in_its_original_layout_passes_and_a_wrong_width_is_n
     for width, ok in ((512, True), (768, False)):
         torch.save({"state_dict": {"module.audio_projection.2.weight": torch.zeros(width, width),
                                    "module.text_projection.2.weight": torch.zeros(width, width)}}, laion)
-        code = main(["--preset", "paper", "--set", "encoder.name=laion", "--set", f"encoder.checkpoint={laion}"] + args[2:])
+        roberta = write_tiny_tokenizer(tmp_path / "roberta", "roberta")
+        code = main(["--preset", "paper", "--set", "encoder.name=laion", "--set", f"encoder.checkpoint={laion}"]
+                    + args[2:] + ["--set", f"encoder.tokenizer={roberta}"])
         out = capsys.readouterr().out
         if ok:
-            assert "projections {'audio': 512, 'text': 512}" in out and "laion is" not in out and "has no" not in out
+            assert "is valid: the original LAION-CLAP file, projections {'audio': 512, 'text': 512}" in out
+            assert "laion is" not in out and "has no" not in out
         else:
             assert code == 1 and "audio projection is 768-d, laion is 512-d" in out
+
+
+def test_a_laion_hugging_face_folder_is_read_by_its_headers_and_a_wrong_width_is_named(tmp_path, capsys):
+    """transformers' ClapModel layout (what `mats_lib.cli.convert_laion` writes): projections as
+    audio_projection.linear2 / text_projection.linear2 in model.safetensors beside a config.json."""
+    args = standins(tmp_path)
+    roberta = write_tiny_tokenizer(tmp_path / "roberta", "roberta")
+    folder = tmp_path / "clap-htsat-unfused"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "clap"}))
+    for width, ok in ((512, True), (256, False)):
+        save_file({"audio_projection.linear2.weight": torch.zeros(width, 4),
+                   "text_projection.linear2.weight": torch.zeros(width, 4),
+                   "text_model.embeddings.word_embeddings.weight": torch.zeros(100, 4)}, str(folder / "model.safetensors"))
+        code = main(["--preset", "paper", "--set", "encoder.name=laion", "--set", f"encoder.checkpoint={folder}"]
+                    + args[2:] + ["--set", f"encoder.tokenizer={roberta}"])
+        out = capsys.readouterr().out
+        if ok:
+            # the checkpoint's format is valid; its 100-row text embedding is smaller than the tokenizer: named
+            assert code == 1 and "is valid: a Hugging Face ClapModel folder, projections {'audio': 512, 'text': 512}" in out
+            assert "has 351 tokens, the text tower's embedding table 100 rows" in out
+        else:
+            assert code == 1 and "text projection is 256-d, laion is 512-d" in out
+
+
+@pytest.fixture(scope="module")
+def real_layouts(upstream_reference, tmp_path_factory):
+    """Random weights in each paper CLAP's real architecture and file format: MS-CLAP's 2023 .pth, LAION's original
+    .pt, and the Hugging Face folder the converter writes from it; with matching small tokenizers."""
+    from mats_lib.cli.convert_laion import main as convert
+    from tests.upstream_laion import write_random_laion_checkpoint
+    from tests.upstream_msclap import write_random_msclap_checkpoint
+
+    folder = tmp_path_factory.mktemp("layouts")
+    laion = write_random_laion_checkpoint(folder / "630k-audioset-best.pt", reference=upstream_reference)
+    assert convert([str(laion), str(folder / "clap-hf")]) == 0
+    return {"msclap": write_random_msclap_checkpoint(folder / "CLAP_weights_2023.pth", root=upstream_reference),
+            "laion": laion, "laion-hf": folder / "clap-hf",
+            "gpt2": write_tiny_tokenizer(folder / "gpt2", "gpt2"), "roberta": write_tiny_tokenizer(folder / "rob", "roberta")}
+
+
+@pytest.mark.parametrize("layout,name,tokenizer,fmt", [
+    ("msclap", "msclap", "gpt2", "the MS-CLAP state dict"),
+    ("laion", "laion", "roberta", "the original LAION-CLAP file"),
+    ("laion-hf", "laion", "roberta", "a Hugging Face ClapModel folder")])
+def test_the_check_finds_real_layouts_valid_and_names_a_cut_or_wrong_file(real_layouts, tmp_path, capsys, layout, name,
+                                                                          tokenizer, fmt):
+    width = {"msclap": 1024, "laion": 512}[name]
+    base = ["--preset", "paper", "--set", f"encoder.name={name}", "--set", f"encoder.tokenizer={real_layouts[tokenizer]}"]
+    main(base + ["--set", f"encoder.checkpoint={real_layouts[layout]}"])  # other paper paths missing: exit 1 anyway
+    out = capsys.readouterr().out
+    assert f"is valid: {fmt}, projections {{'audio': {width}, 'text': {width}}}" in out
+    assert "MISSING/WRONG  encoder." not in out and "MISSING/WRONG  llm.path" in out
+    assert f"encoder.tokenizer: {'GPT2' if tokenizer == 'gpt2' else 'Roberta'}Tokenizer with" in out
+    source = real_layouts[layout]
+    cut = tmp_path / "cut"
+    if source.is_dir():  # a folder whose weights file stops half-way
+        import shutil
+
+        shutil.copytree(source, cut)
+        weights = cut / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    else:
+        cut.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    assert main(base + ["--set", f"encoder.checkpoint={cut}"]) == 1
+    assert f"encoder.checkpoint: {cut} cannot be read as {fmt} of {name}" in capsys.readouterr().out
+    other = {"msclap": real_layouts["laion"], "laion": real_layouts["msclap"]}[name]
+    if not source.is_dir():  # the other CLAP's file: its projection key is named
+        assert main(base + ["--set", f"encoder.checkpoint={other}"]) == 1
+        key = "audio_encoder.projection.linear2.weight" if name == "msclap" else "audio_projection.2.weight"
+        assert f"has no {key} (not {fmt} of {name}?)" in capsys.readouterr().out

@@ -94,7 +94,7 @@ def test_an_edited_constant_changes_the_keys_of_what_it_computes_and_only_those(
     assert after["encoder"] == before["encoder"]
 
     backend_edit = package_copy(tmp_path / "backend")  # one encoder backend: only what used it re-keys
-    edit(backend_edit / "encoders" / "checkpoint_clap.py", "self.version = version", "self.version = f\"v{version}\"")
+    edit(backend_edit / "encoders" / "msclap.py", "CAPTION_TOKENS = 77", "CAPTION_TOKENS = 78")
     after = all_keys(backend_edit)
     assert after["MSClap"] != before["MSClap"]
     assert all(after[k] == before[k] for k in ("TagClap", "MiniClap", "training", "evaluation", "baselines"))

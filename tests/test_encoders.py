@@ -1,10 +1,7 @@
 """The CLAP-role encoders: determinism, the cache, the factory and the checkpoint adapters."""
-import sys
-import types
 
 import numpy as np
 import pytest
-import torch
 
 from mats_lib.assets import list_source_clips
 from mats_lib.encoders import EmbeddingCache, create_encoder
@@ -85,70 +82,47 @@ def test_factory_unknown_name():
         create_encoder("clap9")
 
 
-# ------------------------------------------------------------------ checkpoint adapters via stand-ins
-class _TinyAudioTower(torch.nn.Module):
-    def __init__(self, samples, dim):
-        super().__init__()
-        self.proj = torch.nn.Linear(8, dim)
-        self.samples = samples
+# ------------------------------------------------------------------ the paper's CLAPs, on random real-architecture weights
+@pytest.fixture(scope="module")
+def paper_claps(upstream_reference, tmp_path_factory):
+    """{backend: (checkpoint, tokenizer)}: random weights in each upstream's own layout and file format (tiny towers,
+    the real projection widths), with small trained tokenizers. The parity tests compare these with the upstream."""
+    from tests.tiny_tokenizers import write_tiny_tokenizer
+    from tests.upstream_laion import write_random_laion_checkpoint
+    from tests.upstream_msclap import write_random_msclap_checkpoint
 
-    def forward(self, x):  # [b, samples] -> ([b, dim], extras), like msclap's audio encoder
-        assert x.shape[1] == self.samples, "the adapter must fix the clip length"
-        feats = torch.stack([x.reshape(x.shape[0], 8, -1).abs().mean(-1)], 0)[0]
-        return self.proj(feats), {}
-
-
-def _fake_msclap_module():
-    from tests.stand_ins import msclap  # the stand-in package the GPU tests also import as `msclap`
-
-    return msclap
+    folder = tmp_path_factory.mktemp("paper_claps")
+    return {"msclap": (write_random_msclap_checkpoint(folder / "CLAP_weights_2023.pth", root=upstream_reference),
+                       write_tiny_tokenizer(folder / "gpt2", "gpt2")),
+            "laion": (write_random_laion_checkpoint(folder / "630k-audioset-best.pt", reference=upstream_reference),
+                      write_tiny_tokenizer(folder / "roberta", "roberta"))}
 
 
-def _fake_laion_module(dim=512):
-    class CLAP_Module:
-        def __init__(self, enable_fusion, amodel, device):
-            torch.manual_seed(0)
-            self.tower = _TinyAudioTower(480000, dim)
-
-        def load_ckpt(self, ckpt, verbose):
-            self.ckpt = ckpt
-
-        def get_text_embedding(self, texts, use_tensor):
-            return np.stack([np.arange(dim, dtype=np.float32) + len(t) for t in texts])
-
-        def get_audio_embedding_from_data(self, x, use_tensor):
-            return self.tower(torch.from_numpy(x))[0].detach().numpy()
-
-    return types.SimpleNamespace(CLAP_Module=CLAP_Module)
-
-
-@pytest.mark.parametrize("backend,module,fake", [("msclap", "msclap", _fake_msclap_module),
-                                                 ("laion", "laion_clap", _fake_laion_module)])
-def test_checkpoint_adapters_with_stand_ins(backend, module, fake, tmp_path, tmp_cache, monkeypatch, write_wave):
+@pytest.mark.parametrize("backend,dim", [("msclap", 1024), ("laion", 512)])
+def test_the_paper_claps_take_any_audio_through_the_shared_machinery(backend, dim, paper_claps, tmp_cache, write_wave):
     from tests.conftest import tone
 
-    ckpt = tmp_path / "weights.pt"
-    ckpt.write_bytes(b"stand-in")
-    monkeypatch.setitem(sys.modules, module, fake())
-    enc = create_encoder(backend, checkpoint=ckpt)
-    assert isinstance(enc, AudioTextEncoder)
+    checkpoint, tokenizer = paper_claps[backend]
+    enc = create_encoder(backend, checkpoint=checkpoint, tokenizer=tokenizer, progress=False)
+    assert isinstance(enc, AudioTextEncoder) and enc.dim == dim
     stereo_96k = write_wave("clip.wav", tone(0.3, 96000, channels=2), 96000)  # resampled, averaged, tiled
     audio = enc.embed_audio([stereo_96k, stereo_96k])
     text = enc.embed_text(["a siren", "a dog barks loudly"])
-    assert audio.shape == (2, enc.dim) and text.shape == (2, enc.dim)
+    assert audio.shape == (2, dim) and text.shape == (2, dim)
     np.testing.assert_allclose(np.linalg.norm(audio, axis=1), 1.0, atol=1e-5)
-    assert audio[0].tobytes() == audio[1].tobytes()
-    assert enc.cache.path.name.startswith(backend)
+    assert audio[0].tobytes() == audio[1].tobytes() and not np.allclose(text[0], text[1])
+    assert enc.cache.path.name.startswith(backend) and len(enc.cache) == 3  # the two identical clips: one entry
 
 
-@pytest.mark.parametrize("backend,module", [("msclap", "msclap"), ("laion", "laion_clap")])
-def test_checkpoint_adapters_explain_what_is_missing(backend, module, tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="needs checkpoint"):
+@pytest.mark.parametrize("backend", ["msclap", "laion"])
+def test_the_paper_claps_say_what_is_missing(backend, paper_claps, tmp_path):
+    from mats_lib.encoders.checkpoint_files import CheckpointError
+    from mats_lib.encoders.text_tokenizer import TokenizerError
+
+    checkpoint, _ = paper_claps[backend]
+    with pytest.raises(CheckpointError, match="needs encoder.checkpoint="):
         create_encoder(backend)
-    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+    with pytest.raises(CheckpointError, match="checkpoint not found: .*absent.pth"):
         create_encoder(backend, checkpoint=tmp_path / "absent.pth")
-    ckpt = tmp_path / "w.pth"
-    ckpt.write_bytes(b"x")
-    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
-    with pytest.raises(ImportError, match=r"pip install -e \.\[paper\]"):
-        create_encoder(backend, checkpoint=ckpt)
+    with pytest.raises(TokenizerError, match="give encoder.tokenizer="):
+        create_encoder(backend, checkpoint=checkpoint)

@@ -45,3 +45,10 @@ def test_import_fills_the_store_with_the_committed_study_once(tmp_path, monkeypa
     assert len(live) == len(runs)
     [run] = [r for r in live if r.data.tags["mats.report"] == "efficiency.json"]
     assert run.data.metrics["ratio.audio / text embedding cost per input"] == 9.0
+    # make mlflow-ui opens on this experiment; an empty store says how to fill it
+    from mats_lib.cli.mlflow_ui import experiment_address
+
+    address, what = experiment_address(uri, "mini", 5001)
+    assert address == f"http://127.0.0.1:5001/#/experiments/{experiment.experiment_id}" and what == f"mats-mini: {len(runs)} runs"
+    address, what = experiment_address(uri, "paper", 5001)
+    assert address == "http://127.0.0.1:5001" and "make mlflow-import PRESET=paper" in what

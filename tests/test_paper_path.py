@@ -51,11 +51,16 @@ def metrics(folder, task):
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
-def test_every_benchmark_is_read_evaluated_and_scored_by_one_command(paper_run, tmp_path, name):
+def test_every_benchmark_is_read_evaluated_and_scored_by_one_command(paper_run, tmp_path, name, capsys):
     run, _ = paper_run
     LAYOUTS[name](tmp_path / name, clips(2))
     task = BENCHMARKS[name].task
     m, part = metrics(evaluate(run, name, tmp_path / name, tmp_path / "out"), task)
+    printed = capsys.readouterr().out  # what was read (2 items, not the nominal split), each metric by its baseline
+    assert f"{name}: read 2 items from {(tmp_path / name).resolve()} (the benchmark's split: " in printed
+    if BENCHMARKS[name].kind == "classification":
+        assert f"balanced_accuracy {m['value']:.3f} (constant answer {1 / m['classes_present']:.3f})" in printed
+        assert f"; accuracy {m['accuracy']:.3f} (majority class {m['majority_rate']:.3f})" in printed
     rows = [json.loads(l) for l in (part / "predictions.jsonl").read_text().splitlines()]
     assert m["n"] == len(rows) == 2 and m["inputs"]["decoding"]["num_beams"] == 4
     assert {r["audio_id"] for r in rows} and all(r["audio_id"].startswith("data/") for r in rows)

@@ -25,14 +25,33 @@ from ..runs import evaluation_config
 from ..tracking import EvalTracker, experiment_for
 
 
+def result_line(transfer: str, task: str, m: dict) -> str:
+    """One part, each metric beside the baseline it must beat: balanced accuracy beside any constant answer's
+    (1 / classes present), accuracy beside the majority class's accuracy."""
+    value = "-" if m["value"] is None else f"{m['value']:.3f}"
+    if "balanced_chance" in m and m["metric"] == "balanced_accuracy":
+        value += f" (constant answer {m['balanced_chance']:.3f})"
+    extra = ""
+    if "accuracy" in m and "majority_rate" in m:
+        extra = f"; accuracy {m['accuracy']:.3f} (majority class {m['majority_rate']:.3f})"
+    return f"{transfer:10s} seed {m['eval_seed']} {task:16s} {m['metric']:17s} {value}{extra} n={m['n']} key={m['key']}"
+
+
 def print_results(results: dict) -> None:
     for transfer, tasks in results.items():
         for task, parts in tasks.items():
             for m in parts:
-                extra = f" (accuracy {m['accuracy']:.3f}, majority {m['majority_rate']:.3f})" if "accuracy" in m else ""
-                value = "-" if m["value"] is None else f"{m['value']:.3f}"
-                print(f"{transfer:10s} seed {m['eval_seed']} {task:16s} {m['metric']:17s} {value}{extra} "
-                      f"n={m['n']} key={m['key']}")
+                print(result_line(transfer, task, m))
+
+
+def read_line(bench, data_root: str) -> str:
+    """What was read from the given root, beside the benchmark's nominal split: a partial copy says so."""
+    import json
+
+    prepared = json.loads((Path(data_root) / "prepared.json").read_text())
+    absent = f", {prepared['missing']} listed but absent" if prepared["missing"] else ""
+    return (f"{bench.name}: read {prepared['records']} items from {prepared['root']}{absent} (the benchmark's split: "
+            f"{bench.split}); metric: {bench.metric}; prepared in {data_root}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
 
         bench, bench_settings = evaluation_overrides(args.benchmark, args.root, allow_missing=args.allow_missing)
         overrides = {**bench_settings, **overrides}
-        print(f"{bench.name}: {bench_settings['eval.data_root']} ({bench.split}; metric: {bench.metric})")
+        print(read_line(bench, bench_settings["eval.data_root"]))
     cfg = evaluation_config(args.run, overrides)
     name = Path(args.run).name + (f"-{bench.name}" if bench else "")
     out = Path(args.out) if args.out else eval_dir() / name

@@ -4,8 +4,12 @@
 |-----------|--------------------------------------------------------|-----------|
 | tagclap   | YAMNet class scores x MiniLM class-name embeddings     | yes (default) |
 | miniclap  | tagclap + contrastive residual heads (`make miniclap`) | yes           |
-| msclap    | Microsoft CLAP 2023 from a checkpoint (the paper's)    | with `.[paper]` + weights |
-| laion     | LAION-CLAP from a checkpoint                           | with `.[paper]` + weights |
+| msclap    | Microsoft CLAP 2023 from its checkpoint (the paper's)  | with its weights + GPT-2 tokenizer |
+| laion     | LAION-CLAP (transformers' ClapModel), original .pt or HF folder | with its weights + RoBERTa tokenizer |
+
+Both checkpoint backends run in the default environment: MS-CLAP's model is built here (``msclap.py``), LAION-CLAP
+is transformers' ``ClapModel`` (``laion.py``, with ``laion_convert.py`` for the original files). Their tokenizers
+come from ``encoder.tokenizer`` (``text_tokenizer.py``).
 """
 from __future__ import annotations
 
@@ -26,11 +30,11 @@ def create_encoder(name: str, **settings) -> AudioTextEncoder:
 
         return MiniClap(**settings)
     if name == "msclap":
-        from .checkpoint_clap import MSClap
+        from .msclap import MSClap
 
         return MSClap(**settings)
     if name == "laion":
-        from .checkpoint_clap import LaionClap
+        from .laion import LaionClap
 
         return LaionClap(**settings)
     raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
@@ -42,6 +46,8 @@ def encoder_from_config(encoder_cfg, **settings) -> AudioTextEncoder:
         settings.setdefault("pooling", encoder_cfg.pooling)
     else:
         settings.setdefault("checkpoint", encoder_cfg.checkpoint)
+    if encoder_cfg.name in ("msclap", "laion"):  # the text tower's tokenizer: neither checkpoint holds one
+        settings.setdefault("tokenizer", encoder_cfg.tokenizer)
     return create_encoder(encoder_cfg.name, **settings)
 
 
