@@ -133,11 +133,12 @@ REPORT_OUT := reports/$(PRESET)
 STUDY_IN = code:package 'experiments/*.yaml' requirements.txt build/data/manifest.json \
 	$(if $(STUDY_HEADS),build/miniclap/heads-seed0.safetensors,)
 RUNS_IN = 'build/runs/**/$(PRESET)-*/final/key.json'
-# One notebook step (output globs in double quotes: the shell fills in $$enc or $$name but does not expand them):
+# One notebook step (output globs in double quotes: the shell fills in $$enc or $$name but does not expand them),
+# executed by papermill through mats_lib.cli.run_notebook, which then logs the executed notebook into its MLflow run:
 # $(call notebook_step,NAME,NOTEBOOK,OUTPUT NOTEBOOK,REPORT NAME,PAPERMILL PARAMETERS,EXTRA INPUTS,EXTRA OUTPUTS)
 notebook_step = $(STEP) $(1) --preset $(PRESET) --inputs $(STUDY_IN) $(2) $(6) \
 	--outputs $(strip $(3)) "$(REPORT_OUT)/$(strip $(4)).*" "$(REPORT_OUT)/figures/$(strip $(4)).png" $(7) -- \
-	$(VENV)/bin/papermill $(2) $(strip $(3)) -k mats -p report_dir $(REPORT_OUT) $(5)
+	$(PY) -m mats_lib.cli.run_notebook $(2) $(strip $(3)) -k mats -p report_dir $(REPORT_OUT) $(5)
 
 # Always invoked: the trainer reuses a finished run whose key (settings, encoder, data, code) matches,
 # resumes an unfinished one, and moves a stale one aside and trains again.
@@ -195,7 +196,7 @@ benchmark-tables: transfer-table
 	$(call notebook_step,benchmark_tables,notebooks/benchmark_tables.ipynb,$(NOTEBOOK_OUT)/benchmark_tables.ipynb,\
 	  benchmark_tables,-p preset $(PRESET) -p seeds "$(subst $(space),$(comma),$(strip $(SEEDS)))" \
 	  -p encoders "$(subst $(space),$(comma),$(strip $(ENCODERS)))",$(RUNS_IN) '$(REPORT_OUT)/transfer_table.json',\
-	  "$(REPORT_OUT)/items-benchmark_tables.csv.gz")
+	  "$(REPORT_OUT)/items-benchmark_tables.csv.gz" "$(REPORT_OUT)/figures/benchmark_tables-training_curves.png")
 
 # The gap's geometry per encoder and transfer (docs/modality_geometry.md): a minute, no training (notebook)
 modality-geometry: data $(STUDY_HEADS)

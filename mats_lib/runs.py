@@ -30,7 +30,7 @@ from .config import INFERENCE_SECTIONS, Config, config_from_dict, config_with_ov
 from .data.sources import audio_record_files, corpus_files, corpus_manifest
 from .code_keys import changed_definitions, code_key, code_manifest
 from .provenance import file_sha256, numeric_platform, provenance, settings_key, write_atomic, write_json_atomic
-from .paths import project_path
+from .paths import project_path, report_path
 
 KEY_FILE = "key.json"
 # in the name already (or not a setting of the weights)
@@ -238,12 +238,26 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return ckpt if (ckpt / "trainable.safetensors").exists() else None
 
 
+def run_state(folder: Path, key: str) -> tuple[str, Path | None]:
+    """What training does with the run folder for a configuration keyed ``key``: ("reuse", its final checkpoint) when
+    a finished run has that key, ("resume", its latest checkpoint) when an unfinished one does, ("replace", None) when
+    the folder holds another key or none (it is set aside and trained again), ("train", None) when there is none."""
+    if not folder.exists():
+        return "train", None
+    final, latest = folder / "final", latest_checkpoint(folder)
+    if (read_key(final) or {}).get("key") == key and (final / "trainable.safetensors").exists():
+        return "reuse", final
+    if latest is not None and (read_key(latest) or {}).get("key") == key:
+        return "resume", latest
+    return "replace", None
+
+
 def set_aside(folder: Path, reason: str) -> Path:
     """Move a stale run out of the way (never deleted: it may be wanted for comparison)."""
     target = folder.parent / ".stale" / f"{folder.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(folder), target)
-    print(f"run {folder.name}: {reason}; moved to {target} and trained again")
+    print(f"run {folder.name}: {reason}; moved to {report_path(target)} and trained again")
     return target
 
 

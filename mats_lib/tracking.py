@@ -91,6 +91,7 @@ class NullTracker:
     def log_metrics(self, metrics: dict, step: int) -> None: ...
     def set_tags(self, tags: dict) -> None: ...
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None: ...
+    def log_inputs(self, datasets: list[dict]) -> None: ...
 
 
 class MlflowTracker(NullTracker):
@@ -154,6 +155,22 @@ class MlflowTracker(NullTracker):
             retrying(self._mlflow.log_artifact, str(path), artifact_path=folder)
 
 
+    def log_inputs(self, datasets: list[dict]) -> None:
+        """Each dataset ({name, path, digest, context}: ``data.sources.data_inputs``) as an MLflow input of the run,
+        named and digested as this project hashes it, with where it lives."""
+        import warnings
+
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+
+        for data in datasets:
+            with warnings.catch_warnings():  # a local path matches two equal registrations of the local source
+                warnings.filterwarnings("ignore", message=".*can be interpreted in multiple ways.*")
+                source = resolve_dataset_source(str(data["path"]))
+            dataset = MetaDataset(source, name=data["name"], digest=data["digest"])
+            retrying(self._mlflow.log_input, dataset, context=data["context"])
+
+
 def run_status(run_id: str, tracking_uri: str | None = None) -> tuple[str, dict]:
     """(status, metrics) of a run, for tests and notebooks."""
     from mlflow.tracking import MlflowClient
@@ -162,18 +179,40 @@ def run_status(run_id: str, tracking_uri: str | None = None) -> tuple[str, dict]
     return run.info.status, dict(run.data.metrics)
 
 
+NOTEBOOK_ENV, NOTEBOOK_TAG = "MATS_NOTEBOOK", "mats.notebook"
+
+
+def attach_notebook(notebook: str | Path, since_ms: int, tracking_uri: str | None = None) -> list[str]:
+    """Log the executed ``notebook`` into every run started since ``since_ms`` that carries its path (the notebook's
+    own runs, tagged by ``EvalTracker``); returns their ids."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri or default_tracking_uri())
+    path = str(Path(notebook).resolve())
+    runs = retrying(client.search_runs, [e.experiment_id for e in retrying(client.search_experiments)],
+                    f"tags.`{NOTEBOOK_TAG}` = '{path}' and attributes.start_time >= {since_ms}")
+    for run in runs:
+        retrying(client.log_artifact, run.info.run_id, path, "notebook")
+    return [run.info.run_id for run in runs]
+
+
 class EvalTracker:
     """A parent MLflow run per evaluation (or per notebook execution), one nested run per part or variant."""
 
-    def __init__(self, experiment: str, run_name: str, params: dict | None = None):
+    def __init__(self, experiment: str, run_name: str, params: dict | None = None, inputs: list[dict] | None = None):
         self.experiment = experiment
         self.parent = MlflowTracker(experiment, run_name)
         self.params = params or {}
+        self.inputs = inputs or []
 
     def __enter__(self):
         self.parent.__enter__()
-        self.parent.set_tags(environment_tags())
+        # Under `python -m mats_lib.cli.run_notebook` the kernel inherits NOTEBOOK_ENV: the executed notebook is
+        # logged into the run that carries its path once papermill has written it whole.
+        notebook = {NOTEBOOK_TAG: os.environ[NOTEBOOK_ENV]} if os.environ.get(NOTEBOOK_ENV) else {}
+        self.parent.set_tags({**environment_tags(), **notebook})
         self.parent.log_params(self.params)
+        self.parent.log_inputs(self.inputs)
         return self
 
     def __exit__(self, *exc):

@@ -27,12 +27,13 @@ from tqdm import tqdm  # text bars: tqdm.auto wants ipywidgets in a kernel and w
 from .batches import input_key, load_sources, lr_factor, make_optimizer, training_batch
 from .config import INFERENCE_SECTIONS, Config, resolve_path
 from .data.sampling import SourceSampler
+from .data.sources import data_inputs
 from .encoders import encoder_from_config
 from .model import MATS, load_llm, resolve_device
 from .noise import noisy_unit, resolve_noise_variance
 from .checkpoints import load_torch_state
-from .runs import (find_checkpoint, latest_checkpoint, read_key, run_dir as default_run_dir, run_name, save_checkpoint,
-                   set_aside, training_key)
+from .runs import (find_checkpoint, latest_checkpoint, run_dir as default_run_dir, run_name, run_state,
+                   save_checkpoint, set_aside, training_key)
 from .seed import seed_everything
 from .tracking import MlflowTracker, NullTracker, environment_tags, experiment_for
 
@@ -100,17 +101,18 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
     encoder = encoder_from_config(cfg.encoder, progress=progress and rank == 0)
     key = training_key(cfg, encoder.fingerprint())
     if resume_from is None and folder.exists():
-        final, latest = folder / "final", latest_checkpoint(folder)
-        if (read_key(final) or {}).get("key") == key["key"] and (final / "trainable.safetensors").exists():
+        action, checkpoint = run_state(folder, key["key"])
+        if action == "reuse":
             if rank == 0:
                 print(f"run {name}: finished with the same key {key['key']}; reused, nothing trained")
-            state = load_torch_state(final / "state.pt", "training state")
+            state = load_torch_state(checkpoint / "state.pt", "training state")
             return TrainResult(folder, None, int(state["step"]), noise_variance=float(state["noise_variance"]),
                                key=key["key"], reused=True)
-        if latest is not None and (read_key(latest) or {}).get("key") == key["key"]:
-            resume_from = latest
+        if action == "resume":
+            resume_from = checkpoint
         elif rank == 0:
-            set_aside(folder, "its key differs from this configuration's" if latest else "it holds no keyed checkpoint")
+            held = latest_checkpoint(folder) is not None
+            set_aside(folder, "its key differs from this configuration's" if held else "it holds no keyed checkpoint")
         if world > 1:
             dist.barrier()
     tracker = MlflowTracker(experiment_for(cfg.preset, cfg.tracking.experiment), name) if (rank == 0 and cfg.tracking.enabled) else NullTracker()
@@ -118,6 +120,7 @@ def train(cfg: Config, *, resume_from: str | Path | None = None, stop_at_step: i
         tracker.set_tags({**environment_tags(), "preset": cfg.preset, "encoder": cfg.encoder.name, "seed": cfg.seed,
                           "modality": cfg.data.modality, "world_size": world, "run_key": key["key"]})
         tracker.log_params({k: v for k, v in cfg.flat().items() if k.split(".")[0] not in INFERENCE_SECTIONS})
+        tracker.log_inputs(data_inputs(cfg, evaluation=False))
         result = _train(cfg, rank, world, device, folder, tracker, resume_from, stop_at_step, on_step, progress,
                         encoder, key)
         result.run_id = tracker.run_id

@@ -109,6 +109,10 @@ def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp
     assert [c["claim"] for c in claims] == ["C1", "C2", "C7"]
     assert all(c["verdict"] in ("reproduced", "not reproduced", "inconclusive") for c in claims)
     assert (tmp_path / "reports" / "smoke" / "figures" / "benchmark_tables.png").stat().st_size > 20_000
+    # the training curves of the runs it read, every condition overlaid, with the answer counts of its note
+    assert (tmp_path / "reports" / "smoke" / "figures" / "benchmark_tables-training_curves.png").stat().st_size > 10_000
+    executed = (tmp_path / "out.ipynb").read_text()
+    assert "MATS-Audio (audio-supervised) ends at" in executed and "answers trained on, audio-train part" in executed
 
 
 def test_benchmark_tables_take_a_paper_benchmark_by_name_and_root(tmp_path, monkeypatch):

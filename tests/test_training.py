@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from mats_lib.config import load_config
+from mats_lib.data.sources import data_inputs
 from mats_lib.paths import REPO_ROOT
 from mats_lib.tracking import run_status
 from mats_lib.batches import lr_factor
@@ -86,6 +87,10 @@ def test_crash_marks_the_run_failed_and_keeps_its_metrics(tmp_path, tmp_cache, m
     history = mlflow.tracking.MlflowClient(mlflow_store).get_metric_history(runs[0].info.run_id, "loss")
     assert [m.step for m in history] == [1, 2, 3]
     assert "simulated crash" in runs[0].data.tags["error"]
+    # the corpus it trained on is the run's input, digested as this project hashes it
+    [data] = mlflow.tracking.MlflowClient(mlflow_store).get_run(runs[0].info.run_id).inputs.dataset_inputs
+    assert data.dataset.name == "audiotia_mini" and [t.value for t in data.tags] == ["training"]
+    assert data.dataset.digest == data_inputs(smoke(tmp_path), evaluation=False)[0]["digest"]
 
 
 def test_learning_rate_schedule():

@@ -103,8 +103,13 @@ def page_text(driver) -> str:
 
 
 def wait_for_text(driver, *needles: str, timeout: float = 90) -> str:
-    WebDriverWait(driver, timeout).until(lambda d: all(n in page_text(d) for n in needles),
-                                         f"page never showed all of {needles}")
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        WebDriverWait(driver, timeout).until(lambda d: all(n in page_text(d) for n in needles))
+    except TimeoutException:
+        text = page_text(driver)
+        pytest.fail(f"page never showed {[n for n in needles if n not in text]}; it shows:\n{text[:1500]}\n...\n{text[-2500:]}")
     return page_text(driver)
 
 
@@ -150,15 +155,22 @@ def test_mlflow_compare_view_shows_each_parts_settings_and_metrics(tiny_run, tmp
     assert shot.stat().st_size > 10_000
 
 
-def test_jupyterlab_opens_a_study_notebook_with_the_mats_kernel(tmp_path, browser):
-    notebook = ROOT / "notebooks" / "train_mats.ipynb"
-    before = hashlib.sha256(notebook.read_bytes()).hexdigest()
+@contextmanager
+def lab_server(tmp_path: Path):
+    """`make lab` on a free port with a known token and a throwaway config folder: (its address, the token)."""
     port, token = free_port(), "mats-ui-test"
     url = f"http://127.0.0.1:{port}"
     with serve(["make", "--no-print-directory", "lab", f"LAB_PORT={port}"], f"{url}/api/status?token={token}",
                env={"JUPYTER_TOKEN": token, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config")},
                log=tmp_path / "lab.log"):
         assert_loopback_only(port)
+        yield url, token
+
+
+def test_jupyterlab_opens_a_study_notebook_with_the_mats_kernel(tmp_path, browser):
+    notebook = ROOT / "notebooks" / "train_mats.ipynb"
+    before = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    with lab_server(tmp_path) as (url, token):
         browser.get(f"{url}/lab/tree/notebooks/train_mats.ipynb?token={token}")  # Lab is rooted at the repository
         text = wait_for_text(browser, "Train one MATS run", "Python (mats) | Idle", timeout=120)
         kernel = browser.find_element(By.CSS_SELECTOR, ".jp-Toolbar-kernelName").text
@@ -167,4 +179,79 @@ def test_jupyterlab_opens_a_study_notebook_with_the_mats_kernel(tmp_path, browse
         shot = screenshot(browser, tmp_path, "jupyterlab_train_mats.png")
     assert shot.stat().st_size > 10_000
     # Opening a notebook must not rewrite the committed file (no autosave of outputs or metadata).
+    assert hashlib.sha256(notebook.read_bytes()).hexdigest() == before
+
+
+def grid_lines(driver) -> set[str]:
+    """Every line the page's scrollable grids show while each is scrolled through, top to bottom."""
+    seen = set()
+    for viewport in driver.find_elements(By.CSS_SELECTOR, ".ReactVirtualized__Grid"):
+        height = driver.execute_script("return arguments[0].scrollHeight", viewport)
+        for top in range(0, int(height) + 60, 60):
+            driver.execute_script("arguments[0].scrollTop = arguments[1]", viewport, top)
+            time.sleep(0.2)
+            seen |= set(page_text(driver).splitlines())
+    return seen
+
+
+def test_mlflow_compare_view_of_the_lambda_sweep_shows_every_lambda_with_its_interval(tmp_path, monkeypatch, browser):
+    """The mini study's committed lambda sweep (tagclap), logged by `make mlflow-import` without training, compared in
+    the UI: the santa.lam row holds every lambda and each pooled metric comes with its 95% bounds."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from mats_lib.cli.mlflow_import import import_reports
+
+    report = ROOT / "reports" / "mini" / "ablation_lambda-tagclap.json"
+    (tmp_path / "reports" / "mini").mkdir(parents=True)
+    shutil.copy(report, tmp_path / "reports" / "mini" / report.name)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MATS_REPORTS_DIR", str(tmp_path / "reports"))
+    import_reports("mini")
+    lambdas = sorted(row["lam"] for row in json.loads(report.read_text())["rows"])
+    client = MlflowClient(store)
+    experiment = client.get_experiment_by_name("mats-mini")
+    sweep = sorted((r for r in client.search_runs([experiment.experiment_id]) if "santa.lam" in r.data.params),
+                   key=lambda r: float(r.data.params["santa.lam"]))
+    assert [float(r.data.params["santa.lam"]) for r in sweep] == lambdas
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serve(["make", "--no-print-directory", "mlflow-ui", f"MLFLOW_PORT={port}", f"MLFLOW_STORE={store}"],
+               f"{url}/health", log=tmp_path / "mlflow-ui.log"):
+        assert_loopback_only(port)
+        assert f"open {url}/#/experiments/{experiment.experiment_id}" in (tmp_path / "mlflow-ui.log").read_text()
+        ids = json.dumps([r.info.run_id for r in sweep])
+        browser.set_window_size(1600, 3200)  # the metrics grid renders only the rows in view
+        browser.get(f"{url}/#/compare-runs?runs={ids}&experiments={json.dumps([experiment.experiment_id])}")
+        text = wait_for_text(browser, f"Comparing {len(sweep)} Runs", "santa.lam", "Metrics", "classification")
+        rows = {line.split(" ", 1)[0]: line.split()[1:] for line in text.splitlines() if " " in line}
+        assert sorted(map(float, rows["santa.lam"])) == lambdas
+        lines = set(text.splitlines()) | grid_lines(browser)  # the metrics grid renders the rows scrolled into view
+        for metric in ("classification", "classification_ci_low", "classification_ci_high", "caption",
+                       "caption_ci_low", "caption_ci_high"):
+            assert metric in lines, metric
+        browser.set_window_size(1600, 1500)
+        heading = browser.find_element(By.XPATH, "//*[normalize-space(text())='Parameters']")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", heading)
+        shot = screenshot(browser, tmp_path, "mlflow_lambda_sweep.png")
+    assert shot.stat().st_size > 10_000
+
+
+def test_jupyterlab_shows_an_executed_study_notebook_with_its_figure(tmp_path, browser):
+    notebook = ROOT / "reports" / "mini" / "notebooks" / "ablation_lambda-tagclap.ipynb"
+    before = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    with lab_server(tmp_path) as (url, token):
+        browser.get(f"{url}/lab/tree/{notebook.relative_to(ROOT)}?token={token}")
+        wait_for_text(browser, "Python (mats)", timeout=120)
+        WebDriverWait(browser, 90).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-RenderedImage img"), "no figure rendered")
+        figure = browser.find_elements(By.CSS_SELECTOR, ".jp-RenderedImage img")[0]
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", figure)
+        time.sleep(1)  # the scroll settles before the picture
+        assert figure.size["width"] > 300
+        shot = screenshot(browser, tmp_path, "jupyterlab_executed_sweep.png")
+    assert shot.stat().st_size > 10_000
     assert hashlib.sha256(notebook.read_bytes()).hexdigest() == before

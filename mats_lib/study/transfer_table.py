@@ -21,7 +21,7 @@ from ..evaluation import ZeroShotError, evaluate_run, items_root, task_records, 
 from ..paths import eval_dir
 from ..runs import MissingRunError, finished_run, run_config
 from ..stats import TaskScores, bootstrap, paired_difference
-from . import ensure_run
+from .plan import ensure_runs
 from .item_rows import baseline_rows, condition_rows
 
 
@@ -202,10 +202,19 @@ def build(preset: str, encoders: list[str], seeds: list[int], conditions: list[s
             "encoders": {e: encoder_table(preset, e, seeds, conditions, **kw) for e in encoders}}
 
 
+def condition_run_folders(preset: str, encoders: list[str], seeds: list[int], conditions: list[str]) -> list[Path]:
+    """The finished runs the conditions read (text, nonoise or audio per encoder and seed); missing ones are left out."""
+    kinds = sorted({CONDITIONS[c][0] for c in conditions})
+    folders = []
+    for cfg in (run_config(preset, e, s, k) for e in encoders for s in seeds for k in kinds):
+        try:
+            folders.append(finished_run(cfg))
+        except MissingRunError:
+            continue
+    return folders
+
+
 def ensure_condition_runs(preset: str, encoders: list[str], seeds: list[int], conditions: list[str]) -> None:
     """Train (or reuse by key) every run the conditions need: text, nonoise or audio, per encoder and seed."""
     kinds = sorted({CONDITIONS[c][0] for c in conditions})
-    for encoder in encoders:
-        for seed in seeds:
-            for kind in kinds:
-                ensure_run(run_config(preset, encoder, seed, kind))
+    ensure_runs([run_config(preset, encoder, seed, kind) for encoder in encoders for seed in seeds for kind in kinds])
