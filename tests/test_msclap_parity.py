@@ -111,6 +111,25 @@ def test_checkpoint_file_has_the_2023_layout(files, pair):
 
 
 # ---------------------------------------------------------------------------------------------- loading
+def test_a_model_built_here_writes_the_released_layout_back(files, pair, tmp_path):
+    """checkpoint_state inverts the loader: the towers read from the upstream file, written back, give the same
+    tensors under the same names (all but the ignored ones), and a file written so loads to the same embeddings.
+    The GPU check writes its full-size random MS-CLAP this way (sizes_2023)."""
+    from mats_lib.encoders.msclap import checkpoint_state, sizes_2023
+
+    ours, state = pair[0], _state(files)
+    written = checkpoint_state(ours.model)
+    assert set(written) == set(state) - set(ours.ignored_keys)
+    assert all(torch.equal(written[k], state[k]) for k in written)
+    torch.save({"model": written}, tmp_path / "written.pth")
+    again = create_encoder("msclap", checkpoint=tmp_path / "written.pth", tokenizer=files.tokenizers["gpt2like"],
+                           cache=False, device="cpu", progress=False)
+    assert again.embed_text(TEXTS).tobytes() == ours.embed_text(TEXTS).tobytes()
+    audio, text, width = sizes_2023()
+    assert (audio.patch_embeds_hidden_size, list(audio.depths), text.n_embd, text.n_layer, width) == (
+        96, [2, 2, 6, 2], 768, 12, 1024)
+
+
 def test_every_checkpoint_key_is_loaded_or_named(files, pair):
     ours, state = pair[0], _state(files)
     shapes = {re.sub(r"\.\d+\.", ".N.", k) for k in ours.ignored_keys}

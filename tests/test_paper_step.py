@@ -2,6 +2,8 @@
 setting and reports its time beside the pre-flight check's estimate. Its real figures come from a GPU host."""
 import json
 
+import pytest
+
 from mats_lib.cli.paper_step import main
 
 
@@ -24,3 +26,27 @@ def test_steps_zero_gives_the_checks_estimates_alone():
     result = main(["--corpus", "build/data/audiotia_mini/sources.json", "--steps", "0"])
     assert set(result) == {"architecture", "check_estimate", "check_estimate_at_corpus_tokens"}
     assert result["check_estimate"]["llm_parameters"] > 6e9  # Vicuna-7B's shapes, never built here
+
+
+@pytest.mark.parametrize("backend", ["msclap", "laion"])
+def test_a_paper_clap_embeds_each_batch_inside_the_timed_step(tmp_path, backend):
+    """The GPU check's step with a CLAP architecture in the loop, at toy size on the CPU: the captions of every
+    micro-batch go through the CLAP's text tower inside the timed step, whose share is reported, and the step's
+    utilisation is set against the device's measured matmul rate."""
+    from mats_lib.encoders import create_encoder
+    from mats_lib.study.paper_step import measure
+    from tests.random_claps import write_laion_folder, write_msclap_checkpoint
+    from tests.tiny_tokenizers import write_tiny_tokenizer
+
+    checkpoint = (write_msclap_checkpoint(tmp_path / "clap.pth") if backend == "msclap" else
+                  write_laion_folder(tmp_path / "clap"))
+    tokenizer = write_tiny_tokenizer(tmp_path / "tok", "gpt2" if backend == "msclap" else "roberta")
+    clap = create_encoder(backend, checkpoint=checkpoint, tokenizer=tokenizer, cache=False, progress=False, device="cpu")
+    small = {"train.batch_size": 2, "train.grad_accum": 1, "mapper.prefix_length": 4, "mapper.num_layers": 1,
+             "train.device": "cpu", "llm.dtype": "float32"}
+    result = measure("tiny", "build/data/audiotia_mini/sources.json", steps=2, warmup=0, overrides=small, clap=clap)
+    assert result["clap"] == backend and result["clap_dim"] == clap.dim
+    assert 0 < result["clap_share_of_step"] < 1 and 0 < result["model_flops_utilisation"] < 1
+    mini = measure("tiny", "build/data/audiotia_mini/sources.json", steps=1, warmup=0, preset="mini",
+                   overrides={k: v for k, v in small.items() if not k.startswith("mapper")})
+    assert mini["preset"] == "mini" and "clap" not in mini

@@ -145,11 +145,17 @@ def _load_folder(path: Path):
     if not (path / "config.json").is_file():
         raise CheckpointError(f"{path} is a folder without config.json: give a ClapModel folder (save_pretrained, "
                               f"e.g. from python -m mats_lib.cli.convert_laion) or the original .pt file")
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its load report would repeat what the checks below decide, on stderr
     try:
         model, info = ClapModel.from_pretrained(str(path), local_files_only=True, output_loading_info=True)
     except Exception as error:  # noqa: BLE001 - truncated or foreign files: the user's folder, named with the cause
         raise CheckpointError(f"{path} does not load as a ClapModel ({type(error).__name__}: "
                               f"{str(error)[:200]})") from error
+    finally:
+        hf_logging.set_verbosity(verbosity)
     from .laion_convert import DERIVED, matches_any
 
     # buffers ClapModel computes from its config (older saves may lack them) are no missing weight

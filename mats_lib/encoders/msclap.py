@@ -128,15 +128,16 @@ class MSClapProjection(nn.Module):
 
 class MSClapModel(nn.Module):
     """Both towers and their projections; the big ones are built on the meta device, to be filled by
-    :func:`load_weights` (a tensor left unfilled cannot run)."""
+    :func:`load_weights` (a tensor left unfilled cannot run), or with random weights on ``device`` (the GPU check's
+    full-size checkpoints, through :func:`checkpoint_state`)."""
 
-    def __init__(self, audio_config, text_config, dim: int):
+    def __init__(self, audio_config, text_config, dim: int, device: str | torch.device = "meta"):
         from transformers import GPT2Model
         from transformers.models.clap.modeling_clap import ClapAudioEncoder
 
         super().__init__()
         self.spectrogram, self.logmel = front_end()
-        with torch.device("meta"):
+        with torch.device(device):
             self.htsat = ClapAudioEncoder(audio_config)
             self.audio_projection = MSClapProjection(self.htsat.num_features, dim)
             self.text = GPT2Model(text_config)
@@ -199,6 +200,29 @@ def read_sizes(state: dict[str, torch.Tensor], path: Path):
         n_layer=len(per_stage(re.escape(GPT2_PREFIX) + r"h\.(\d+)\.ln_1\.weight")), n_head=width // GPT2_HEAD_WIDTH,
         n_inner=shape(GPT2_PREFIX + "h.0.mlp.c_fc.weight")[1], bos_token_id=None, eos_token_id=None)
     return audio, text, shape("audio_encoder.projection.linear2.weight")[0]
+
+
+def sizes_2023():
+    """(ClapAudioConfig, GPT2Config, projection width) of the released MS-CLAP 2023: HTSAT 96 wide, depths 2-2-6-2,
+    4-8-16-32 heads, window 8, 4 x 4 patches; GPT-2 base; 1024-d projections (what :func:`read_sizes` reads off the
+    real file's shapes)."""
+    from transformers import ClapAudioConfig, GPT2Config
+
+    audio = ClapAudioConfig(
+        patch_embeds_hidden_size=96, depths=[2, 2, 6, 2], num_attention_heads=[4, 8, 16, 32], window_size=8,
+        patch_size=4, patch_stride=[4, 4], spec_size=HTSAT_IMAGE, num_mel_bins=MEL_SETTINGS["n_mels"], mlp_ratio=4.0,
+        qkv_bias=True, hidden_size=768, enable_fusion=False, enable_patch_layer_norm=True, hidden_act="gelu",
+        drop_path_rate=0.0)
+    return audio, GPT2Config(bos_token_id=None, eos_token_id=None), 1024
+
+
+def checkpoint_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's tensors under the checkpoint's names (query, key and value fused back into ``qkv``): the inverse
+    of :func:`load_weights`, for writing a file in the released layout."""
+    groups: dict[str, list[torch.Tensor]] = {}
+    for key, tensor in model.state_dict().items():
+        groups.setdefault(checkpoint_name(key), []).append(tensor.detach().cpu())
+    return {name: parts[0] if len(parts) == 1 else torch.cat(parts) for name, parts in groups.items()}
 
 
 def load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> list[str]:
