@@ -51,6 +51,12 @@ def test_committed_without_outputs_and_parameters_match_the_config(path):
     flat = load_config(values["preset"]).flat()
     for name in values:
         assert name in STUDY_PARAMETERS or dotted(name) in flat, f"{path.name}: parameter {name} is not a config field"
+    # papermill sees every parameter with its documentation (a line it cannot parse makes `-p` warn "unknown")
+    import papermill
+
+    seen = papermill.inspect_notebook(str(path))
+    assert list(seen) == list(values), f"{path.name}: papermill reads {list(seen)}"
+    assert all(p["help"] for p in seen.values()), f"{path.name}: a parameter without its comment"
 
 
 def test_ablation_lambda_runs_under_papermill_and_logs_one_nested_run_per_lambda(tmp_path, monkeypatch):
