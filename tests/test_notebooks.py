@@ -105,6 +105,8 @@ def test_benchmark_tables_trains_what_it_needs_and_gives_a_verdict_per_claim(tmp
     assert {"classification", "classification_ci_low", "classification_ci_high", "classification_vs_noise"} <= set(
         santa.data.metrics) and santa.data.params["condition"] == "santa"
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"figures", "results"}
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "figures")} == {
+        "figures/benchmark_tables.png", "figures/benchmark_tables-training_curves.png"}
     execute("ablation_lambda.ipynb", {"preset": "smoke", "seeds": "0", "lambdas": "0,0.3,1"}, tmp_path, monkeypatch,
             out="sweep.ipynb")
     table = json.loads((tmp_path / "reports" / "smoke" / "benchmark_tables.json").read_text())
