@@ -336,9 +336,15 @@ def _evaluate_part(model, records, table, bank, offset, santa, transfer, task, s
     key = settings_key(inputs)
     part = out_dir / transfer / task / key
     metrics_path = part / "metrics.json"
+    label = f"{transfer}/{task}" + (f"/eval_seed{seed}" if inputs["eval_seed"] is not None else "")
+    params = {"transfer": transfer, "task": task, "eval_seed": seed, "part_key": key, "run": Path(run).parent.name,
+              "run_key": inputs["run_key"], "encoder.name": settings.encoder.name, "training_seed": settings.seed,
+              "preset": settings.preset, **_flat_settings(settings, santa)}
     if metrics_path.exists():
         metrics = json.loads(metrics_path.read_text())
-        if metrics.get("key") == key:
+        if metrics.get("key") == key:  # reused by its key: still a child of the step that reused it, and says so
+            if tracker is not None:
+                tracker.log_part(label, metrics, part, params={**params, "reused": True})
             return metrics
     part.mkdir(parents=True, exist_ok=True)
     batch_size = settings.eval.batch_size
@@ -346,7 +352,6 @@ def _evaluate_part(model, records, table, bank, offset, santa, transfer, task, s
     kind = get_task(task).kind
     decoding = replace(settings.decoding, max_new_tokens=settings.decoding.max_tokens_for(kind))
     starts = range(len(rows), len(records), batch_size)
-    label = f"{transfer}/{task}" + (f"/eval_seed{seed}" if inputs["eval_seed"] is not None else "")
     for start in tqdm(starts, desc=label, disable=not progress, leave=False):
         batch = records[start : start + batch_size]
         generator = torch.Generator().manual_seed(derive_seed(seed, f"{transfer}/{task}/{start}"))
@@ -363,10 +368,7 @@ def _evaluate_part(model, records, table, bank, offset, santa, transfer, task, s
     metrics.update(transfer=transfer, eval_seed=seed, run=run, key=key, inputs=inputs, provenance=provenance())
     write_json_atomic(metrics_path, metrics)
     if tracker is not None:
-        tracker.log_part(f"{label}", metrics, part, params={
-            "transfer": transfer, "task": task, "eval_seed": seed, "part_key": key, "run": Path(run).parent.name,
-            "run_key": inputs["run_key"], "encoder.name": settings.encoder.name, "training_seed": settings.seed,
-            "preset": settings.preset, **_flat_settings(settings, santa)})
+        tracker.log_part(label, metrics, part, params={**params, "reused": False})
     return metrics
 
 

@@ -188,7 +188,15 @@ def test_evaluation_cli_logs_one_nested_run_per_part_with_its_settings(tiny_run,
     assert sorted(r.data.params["santa.lam"] for r in parts) == ["0.0", "1.0"]
     for r in parts:
         assert {"decoding.num_beams", "eval.max_items", "santa.noise_variance", "part_key", "transfer"} <= set(r.data.params)
-        assert "balanced_accuracy" in r.data.metrics
+        assert "balanced_accuracy" in r.data.metrics and r.data.params["reused"] == "False"
+    # the same evaluation again: its part is reused by key, and still logged as a child of the evaluation that reused it
+    main([str(tiny_run), "--out", str(tmp_path / "eval"), "--set", "eval.transfers=[santa]",
+          "--set", "eval.tasks=[cls_animals]", "--set", "santa.lam=1.0", "--set", "tracking.enabled=true"])
+    again = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" in r.data.tags]
+    [reused] = [r for r in again if r.data.params["reused"] == "True"]
+    first = next(r for r in parts if r.data.params["santa.lam"] == "1.0")
+    assert reused.data.params["part_key"] == first.data.params["part_key"] and len(again) == 3
+    assert reused.data.metrics["balanced_accuracy"] == first.data.metrics["balanced_accuracy"]
 
 
 def test_memory_size_as_count_or_fraction():
