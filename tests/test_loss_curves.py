@@ -6,7 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from mats_lib.analysis.loss_curves import answer_statistics, final_losses, loss_rows, plot_loss_overlays  # noqa: E402
+from mats_lib.study.loss_curves import answer_statistics, final_losses, loss_rows, plot_loss_overlays  # noqa: E402
 
 
 def fake_run(folder, encoder, seed, modality, variance, losses):

@@ -99,9 +99,10 @@ def test_every_notebook_and_report_of_reproduce_all_is_a_keyed_step():
                              cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
         commands = dry.replace("\\\n", " ").splitlines()
         heavy = [c for c in commands if "papermill" in c or any(f"mats_lib.cli.{name}" in c for name in (
-            "transfer_table", "caption_examples", "encoder_report", "miniclap_heads", "miniclap_study",
-            "miniclap_frontier", "modality_geometry"))]
+            "run_notebook", "transfer_table", "caption_examples", "encoder_report", "miniclap_heads",
+            "miniclap_study", "miniclap_frontier", "modality_geometry"))]
         assert len(heavy) >= 8, dry
         unwrapped = [c for c in heavy if "mats_lib.cli.steps run" not in c and not c.startswith("bash scripts/install")]
         assert not unwrapped, unwrapped
-        assert dry.count("papermill notebooks/") >= 7
+        # papermill through run_notebook, which then logs the executed notebook into its MLflow run
+        assert dry.count("mats_lib.cli.run_notebook notebooks/") >= 7 and "bin/papermill notebooks/" not in dry
