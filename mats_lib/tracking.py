@@ -168,7 +168,16 @@ class MlflowTracker(NullTracker):
                 warnings.filterwarnings("ignore", message=".*can be interpreted in multiple ways.*")
                 source = resolve_dataset_source(str(data["path"]))
             dataset = MetaDataset(source, name=data["name"], digest=data["digest"])
-            retrying(self._mlflow.log_input, dataset, context=data["context"])
+            for attempt in range(5):
+                # Runs started together may insert the same dataset at once; the store's unique constraint turns
+                # away all but one, and a retry then finds it and links it to this run
+                try:
+                    retrying(self._mlflow.log_input, dataset, context=data["context"])
+                    break
+                except Exception as error:  # RestException or IntegrityError, depending on the store
+                    if "UNIQUE constraint failed" not in str(error) or attempt == 4:
+                        raise
+                    time.sleep(0.2 * (attempt + 1) * (0.5 + random.random()))
 
 
 def run_status(run_id: str, tracking_uri: str | None = None) -> tuple[str, dict]:
