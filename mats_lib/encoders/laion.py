@@ -109,12 +109,10 @@ class LaionClap(AudioTextEncoder):
         self._filters = torch.from_numpy(mel_filters())
         self._checkpoint = {"name": path.name, "bytes": size}
         check_tokenizer(self.tokenizer, source, embedding_rows=text.vocab_size)
-        # Taken now: a fast tokenizer's serialisation records the padding / truncation of its last call
-        self._tokenizer_fingerprint = fingerprint(self.tokenizer)
 
     def settings(self) -> dict:
         return {"checkpoint": self._checkpoint, "format": self.format, "fusion": False,
-                "tokenizer": self._tokenizer_fingerprint, "max_tokens": MAX_TOKENS, "sample_rate": LAION_SAMPLE_RATE,
+                "tokenizer": fingerprint(self.tokenizer), "max_tokens": MAX_TOKENS, "sample_rate": LAION_SAMPLE_RATE,
                 "clip_seconds": CLIP_SECONDS, "int16_round_trip": True, "front_end": FRONT_END}
 
     def _embed_text_batch(self, texts: list[str]) -> np.ndarray:

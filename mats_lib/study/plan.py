@@ -41,6 +41,7 @@ def plan_runs(cfgs: list[Config]) -> list[dict]:
     from ..runs import run_dir, run_name, run_state, training_key
 
     fingerprints: dict[str, str] = {}
+    speeds = {preset: measured_speed(preset) for preset in {cfg.preset for cfg in cfgs}}  # one read per preset
     rows = []
     for cfg in cfgs:
         which = json.dumps([cfg.encoder.name, cfg.encoder.checkpoint, cfg.encoder.pooling], default=str)
@@ -49,7 +50,7 @@ def plan_runs(cfgs: list[Config]) -> list[dict]:
         action, checkpoint = run_state(run_dir(cfg), training_key(cfg, fingerprints[which])["key"])
         done = cfg.train.max_steps if action == "reuse" else _checkpoint_step(checkpoint) if action == "resume" else 0
         left = cfg.train.max_steps - done
-        speed = measured_speed(cfg.preset)
+        speed = speeds[cfg.preset]
         per_s = speed and speed.get("audio" if cfg.data.modality == "audio" else "text")
         samples = left * cfg.train.batch_size * cfg.train.grad_accum
         rows.append({"run": run_name(cfg), "action": action, "steps_left": left,
